@@ -1,0 +1,1 @@
+"""Speech engines behind one contract (base.py). Heavy engine imports stay inside each engine."""
