@@ -82,3 +82,6 @@ def exit_with(code: ExitCode) -> None:
 
 # Command areas register themselves on `main` when imported.
 from studio.cli import core  # noqa: E402,F401
+from studio.cli import voices  # noqa: E402,F401
+from studio.cli import text  # noqa: E402,F401
+from studio.cli import audio  # noqa: E402,F401

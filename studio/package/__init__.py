@@ -1,0 +1,1 @@
+"""Packages: self-describing folders the dispatch system reads (docs/package-spec.md)."""

@@ -1,0 +1,1 @@
+"""The Textual front end (Vietnamese). Only this package imports textual."""

@@ -1,0 +1,90 @@
+"""`studio demo` end to end on embedded defaults, checked with an independent meter (ffmpeg)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from studio.cli import main
+from studio.store import Store
+from tests.ffmpeg_meter import ebur128
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    home = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(main, ["demo", "--home", str(home)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return home, result.output
+
+
+def _package(home: Path) -> Path:
+    (package,) = [p for p in (home / "outbox").iterdir() if not p.name.startswith(".")]
+    return package
+
+
+def test_summary_table(demo_home: tuple[Path, str]) -> None:
+    home, output = demo_home
+    assert "Tin đã nhận (items)" in output and "│ 3 " in output
+    assert _package(home).name in output.replace("\n", "").replace("│", "").replace(" ", "")
+
+
+def test_manifest_lists_every_file_with_size_and_sha256(demo_home: tuple[Path, str]) -> None:
+    package = _package(demo_home[0])
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    listed = {f["path"]: f for f in manifest["files"]}
+    on_disk = {p.name for p in package.iterdir()} - {"manifest.json"}
+    assert set(listed) == on_disk == {"loa.mp3", "master.wav", "bulletin.txt"}
+    for name, entry in listed.items():
+        data = (package / name).read_bytes()
+        assert entry["size"] == len(data)
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert manifest["priority"] == "khan-cap" and manifest["sequence"] == 1
+    assert [s["id"] for s in manifest["source_items"]][0] == "PCTT-2026-117"
+    script = (package / "bulletin.txt").read_text(encoding="utf-8")
+    assert "Bộ TT&TT" in script and "bão số 5" in script
+
+
+def test_loudspeaker_mp3_measures_minus_16_lufs_with_ffmpeg(demo_home: tuple[Path, str], ffmpeg: str) -> None:
+    package = _package(demo_home[0])
+    measured = ebur128(ffmpeg, package / "loa.mp3")
+    assert measured["integrated_lufs"] == pytest.approx(-16.0, abs=1.0)
+    assert measured["true_peak_dbtp"] <= -1.5 + 0.3  # ffmpeg's own true-peak estimate, 4× oversampling
+    manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
+    loa = next(r for r in manifest["renditions"] if r["profile"] == "loa")
+    assert loa["integrated_lufs"] == pytest.approx(measured["integrated_lufs"], abs=0.3)
+    assert loa["true_peak_dbtp"] <= -1.5
+    assert loa["duration_s"] > 60  # three real items read aloud, not a tone
+
+
+def test_master_is_48k_wav_at_broadcast_level(demo_home: tuple[Path, str], ffmpeg: str) -> None:
+    import soundfile as sf
+
+    package = _package(demo_home[0])
+    info = sf.info(str(package / "master.wav"))
+    assert info.samplerate == 48000 and info.format == "WAV"
+    assert ebur128(ffmpeg, package / "master.wav")["integrated_lufs"] == pytest.approx(-23.0, abs=0.5)
+
+
+def test_store_records_items_bulletin_package(demo_home: tuple[Path, str]) -> None:
+    home = demo_home[0]
+    with Store(home / "studio.db") as store:
+        assert len(store.items()) == 3
+        assert len(store.bulletin_ids()) == 1
+        (pkg,) = store.packages()
+        assert pkg.package_id == _package(home).name
+        assert {e["action"] for e in store.audit_log()} >= {"item.add", "bulletin.create", "package.build"}
+
+
+def test_demo_twice_dedups_items_and_numbers_packages(demo_home: tuple[Path, str]) -> None:
+    """A second run finds the items already stored and publishes package number 2."""
+    home = demo_home[0]
+    result = CliRunner().invoke(main, ["--home", str(home), "demo", "--voice", "fake"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "voice 'fake' does not exist; available: " in result.output
+    with Store(home / "studio.db") as store:
+        assert len(store.items()) == 3 and len(store.packages()) == 1
