@@ -70,6 +70,18 @@ class Engine(ABC):
         """Whether this engine can run here, and if not, why (an install hint)."""
         return True, ""
 
+    def voice_status(self, voice: VoiceProfile) -> tuple[bool, str]:
+        """Whether `voice` can be spoken here (its model file exists…), and if not, why.
+
+        Never raises and never loads a model: `studio voices list` calls it for every voice.
+        """
+        return self.available()
+
+    def version(self, voice: VoiceProfile) -> str:
+        """What, besides the profile, decides this engine's output for `voice` (library and model
+        versions). Part of the speech cache key: change it and cached clips are made again."""
+        return f"{self.name}:1"
+
 
 def check_cancel(cancel: Event | None) -> None:
     """Raise Cancelled when `cancel` is set."""

@@ -61,7 +61,8 @@ class _Library:
         try:
             import espeakng_loader
         except ImportError as exc:  # pragma: no cover - a core dependency
-            raise EngineError("espeak: the 'espeakng-loader' package is not installed (pip install espeakng-loader)") from exc
+            raise EngineError("espeak: the 'espeakng-loader' package is not installed "
+                              "(pip install espeakng-loader)") from exc
         lib_path = Path(espeakng_loader.get_library_path())
         data_path = Path(espeakng_loader.get_data_path())
         try:
@@ -77,13 +78,15 @@ class _Library:
         lib.espeak_SetVoiceByName.restype = ctypes.c_int
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_SetParameter.restype = ctypes.c_int
-        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                     ctypes.c_uint, ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p]
+        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                     ctypes.c_uint, ctypes.c_uint, ctypes.POINTER(ctypes.c_uint),
+                                     ctypes.c_void_p]
         lib.espeak_Synth.restype = ctypes.c_int
         lib.espeak_Synchronize.argtypes = []
         lib.espeak_Synchronize.restype = ctypes.c_int
         # The data path argument is the folder that *contains* espeak-ng-data.
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_path.parent).encode(), _INIT_DONT_EXIT)
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(data_path.parent).encode(),
+                                     _INIT_DONT_EXIT)
         if rate <= 0:
             raise EngineError(f"espeak: espeak_Initialize failed with data at {data_path} (returned {rate})")
         self.sample_rate = int(rate)
@@ -126,6 +129,16 @@ class EspeakEngine(Engine):
 
     name = "espeak"
 
+    def version(self, voice: VoiceProfile) -> str:
+        """The espeakng-loader wheel's version: it pins both libespeak-ng and its voice data."""
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as dist_version
+
+        try:
+            return f"espeak:{dist_version('espeakng-loader')}"
+        except PackageNotFoundError:  # pragma: no cover - a core dependency
+            return "espeak:unknown"
+
     def synthesize(self, text: str, voice: VoiceProfile, *, cancel: Event | None = None) -> Rendered:
         text = nfc(text).strip()
         check_cancel(cancel)
@@ -136,7 +149,8 @@ class EspeakEngine(Engine):
         with _LOCK:
             lib = _get_library()
             if lib.lib.espeak_SetVoiceByName(voice_name.encode()) != _EE_OK:
-                raise EngineError(f"espeak: voice {voice.id!r}: engine_voice {voice_name!r} is not in espeak-ng's data")
+                raise EngineError(f"espeak: voice {voice.id!r}: engine_voice {voice_name!r} "
+                                  "is not in espeak-ng's data")
             lib.lib.espeak_SetParameter(_PARAM_RATE, voice.rate_wpm, 0)
             lib.lib.espeak_SetParameter(_PARAM_PITCH, voice.pitch, 0)
             lib.lib.espeak_SetParameter(_PARAM_VOLUME, voice.volume, 0)
