@@ -75,6 +75,42 @@ _PRIORITY_ALIASES = {
 }
 
 
+class ItemState(StrEnum):
+    """Where a stored item is in its life. The database keeps the ASCII slug; staff see `label`."""
+
+    NEW = "new"
+    USED = "used"
+    ARCHIVED = "archived"
+    ERROR = "error"
+
+    @property
+    def label(self) -> str:
+        """The Vietnamese word shown to staff."""
+        return _STATE_LABELS[self]
+
+    @classmethod
+    def parse(cls, value: str, *, field_name: str = "state") -> ItemState:
+        """Accept the slug or the Vietnamese word (with or without marks): 'đã dùng', 'da-dung', 'used'.
+
+        Raises:
+            InputError: the value names no state; the message lists the accepted ones.
+        """
+        key = _fold(value)
+        for state in cls:
+            if key in (state.value, _fold(state.label)):
+                return state
+        accepted = ", ".join(f"{s.value} ({s.label})" for s in cls)
+        raise InputError(f"{field_name}: unknown item state {value!r}; expected one of {accepted}")
+
+
+_STATE_LABELS = {
+    ItemState.NEW: "mới",
+    ItemState.USED: "đã dùng",
+    ItemState.ARCHIVED: "lưu trữ",
+    ItemState.ERROR: "lỗi",
+}
+
+
 def content_hash(*parts: str) -> str:
     """sha256 hex of the NFC parts joined by NUL: the identity used for de-duplication and caching."""
     h = hashlib.sha256()
@@ -148,6 +184,8 @@ class Bulletin:
     item_ids: tuple[int, ...] = ()
     priority: Priority = Priority.THONG_THUONG
     created: datetime | None = None
+    music_bed: str = ""
+    """Asset name of a music bed ducked under the whole programme, or '' for none."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "title", nfc(self.title).strip())

@@ -11,13 +11,13 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from studio.errors import StoreError
-from studio.models import Bulletin, Priority, Segment, SourceItem
+from studio.models import Bulletin, ItemState, Priority, Segment, SourceItem, content_hash, nfc
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -86,6 +86,77 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT '{}'
     );
     """,
+    # Jobs and conversions (issue 8; SQL lives in studio.jobs.records, the queue's own table).
+    """
+    CREATE TABLE IF NOT EXISTS jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        spec TEXT NOT NULL DEFAULT '',
+        params TEXT NOT NULL DEFAULT '{}',
+        content_key TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued',
+        progress REAL NOT NULL DEFAULT 0,
+        message TEXT NOT NULL DEFAULT '',
+        result TEXT NOT NULL DEFAULT '{}',
+        error TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease TEXT NOT NULL DEFAULT '',
+        worker TEXT NOT NULL DEFAULT '',
+        heartbeat_at REAL,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+    );
+    CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+    CREATE INDEX IF NOT EXISTS jobs_key ON jobs(content_key);
+    CREATE TABLE IF NOT EXISTS conversions (
+        content_key TEXT NOT NULL,
+        out_dir TEXT NOT NULL,
+        input TEXT NOT NULL,
+        output TEXT NOT NULL,
+        result TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (content_key, out_dir)
+    );
+    """,
+    # 2: item states as slugs (new, used, archived, error; labels in models.ItemState), the raw text of
+    # items that failed, a note (why archived/replaced), bulletin music bed and revisions (every saved
+    # change of a draft), and render history details.
+    """
+    UPDATE items SET state = 'new' WHERE state NOT IN ('new', 'used', 'archived', 'error');
+    ALTER TABLE items ADD COLUMN raw TEXT NOT NULL DEFAULT '';
+    ALTER TABLE items ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE items ADD COLUMN updated_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE bulletins ADD COLUMN music_bed TEXT NOT NULL DEFAULT '';
+    CREATE TABLE bulletin_revisions (
+        id INTEGER PRIMARY KEY,
+        bulletin_id INTEGER NOT NULL REFERENCES bulletins(id),
+        saved_at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        snapshot TEXT NOT NULL
+    );
+    CREATE INDEX bulletin_revisions_bulletin ON bulletin_revisions(bulletin_id, id);
+    ALTER TABLE renders ADD COLUMN voice_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE renders ADD COLUMN run_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE renders ADD COLUMN captions TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE renders ADD COLUMN synthesized INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE renders ADD COLUMN cached INTEGER NOT NULL DEFAULT 0
+    """,
+    # Packages and dispatch (issue 7): one row per delivery attempt of a package to a target.
+    """
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        package_id TEXT NOT NULL,
+        target TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        http_status INTEGER,
+        error TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX deliveries_package ON deliveries(package_id, target);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -111,6 +182,18 @@ class StoredItem:
     state: str
     error: str
     created_at: str
+    note: str = ""
+    """Why the item is archived or was replaced (a CAP Update/Cancel, staff)."""
+    raw: str = ""
+    """For items in state 'error': the input as received (nothing is lost)."""
+
+    @property
+    def state_label(self) -> str:
+        """The state in Vietnamese (mới, đã dùng, lưu trữ, lỗi)."""
+        try:
+            return ItemState(self.state).label
+        except ValueError:
+            return self.state
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +202,27 @@ class StoredBulletin:
     bulletin: Bulletin
     state: str
     updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRender:
+    """One rendition written for a bulletin: the render history."""
+
+    id: int
+    bulletin_id: int
+    profile: str
+    path: str
+    duration_s: float
+    integrated_lufs: float
+    true_peak_dbtp: float
+    created_at: str
+    voice_id: str = ""
+    run_id: str = ""
+    """Renditions made by one render share it."""
+    captions: tuple[str, ...] = ()
+    synthesized: int = 0
+    """Sentences the engines had to speak for this render (the rest came from the speech cache)."""
+    cached: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +310,15 @@ class Store:
             (id, created): the stored row's id, and False when an existing row was found instead.
         """
         with self._write() as db:
+            failed = db.execute("SELECT id FROM items WHERE source = ? AND source_id = ? AND state = 'error'",
+                                (item.source, item.source_id)).fetchone()
+            if failed is not None:  # it failed before and arrives fixed: the same row, now usable
+                self._write_item_text(db, int(failed["id"]), item)
+                db.execute("UPDATE items SET state = 'new', error = '', raw = '' WHERE id = ?",
+                           (failed["id"],))
+                self._audit(db, actor, "item.fixed", f"item:{failed['id']}",
+                            {"source": item.source, "id": item.source_id})
+                return int(failed["id"]), True
             row = db.execute(
                 "SELECT id FROM items WHERE (source = ? AND source_id = ?) OR content_hash = ?",
                 (item.source, item.source_id, item.content_hash),
@@ -227,18 +340,83 @@ class Store:
             self._audit(db, actor, "item.add", f"item:{item_id}", {"source": item.source, "id": item.source_id})
             return item_id, True
 
+    def add_failed_item(self, source: str, source_id: str, error: str, *, raw: str = "", title: str = "",
+                        actor: str = "ingest") -> tuple[int, bool]:
+        """Keep an entry that could not be used, in state 'error' with its error and raw input.
+
+        The row's title is the entry's own title when it had one, else its location; its body is the
+        error. Ingesting the same (source, source_id) again replaces the row (fixed or failing anew).
+
+        Returns:
+            (id, created).
+        """
+        title = (title or f"{source} {source_id}").strip()
+        item = SourceItem(source=source, source_id=source_id, title=title, body=error or "lỗi")
+        with self._write() as db:
+            row = db.execute("SELECT id, state FROM items WHERE source = ? AND source_id = ?",
+                             (item.source, item.source_id)).fetchone()
+            if row is not None and row["state"] != ItemState.ERROR:
+                return int(row["id"]), False  # a good copy is already here: the bad one adds nothing
+            digest = content_hash("error", item.source, item.source_id)  # never collides with real text
+            if row is not None:
+                db.execute("UPDATE items SET title = ?, body = ?, error = ?, raw = ?, content_hash = ?, "
+                           "updated_at = ? WHERE id = ?",
+                           (item.title, item.body, error, raw, digest, _now(), row["id"]))
+                item_id, created = int(row["id"]), False
+            else:
+                cur = db.execute(
+                    """INSERT INTO items (source, source_id, title, body, priority, content_hash, state,
+                       error, raw, created_at) VALUES (?, ?, ?, ?, ?, ?, 'error', ?, ?, ?)""",
+                    (item.source, item.source_id, item.title, item.body, Priority.THONG_THUONG.value, digest,
+                     error, raw, _now()))
+                item_id, created = int(cur.lastrowid or 0), True
+            self._audit(db, actor, "item.error", f"item:{item_id}",
+                        {"source": item.source, "id": item.source_id, "error": error})
+            return item_id, created
+
+    def find_item(self, source: str, source_id: str) -> StoredItem | None:
+        """The item stored under (source, source_id), or None."""
+        row = self._db.execute("SELECT * FROM items WHERE source = ? AND source_id = ?",
+                               (nfc(source).strip(), nfc(source_id).strip())).fetchone()
+        return None if row is None else self._item(row)
+
+    def update_item(self, item_id: int, *, title: str | None = None, body: str | None = None,
+                    actor: str = "studio") -> StoredItem:
+        """Edit an item's text (staff corrections); its content hash follows.
+
+        Raises:
+            StoreError: no such item. InputError: the new title or body is empty.
+        """
+        current = self.get_item(item_id)
+        item = replace(current.item, title=current.item.title if title is None else title,
+                       body=current.item.body if body is None else body)
+        with self._write() as db:
+            self._write_item_text(db, item_id, item)
+            self._audit(db, actor, "item.edit", f"item:{item_id}", {"title": item.title})
+        return self.get_item(item_id)
+
+    @staticmethod
+    def _write_item_text(db: sqlite3.Connection, item_id: int, item: SourceItem) -> None:
+        db.execute(
+            """UPDATE items SET title = ?, body = ?, priority = ?, category = ?, areas = ?, published = ?,
+               valid_until = ?, attachments = ?, content_hash = ?, updated_at = ? WHERE id = ?""",
+            (item.title, item.body, item.priority.value, item.category,
+             json.dumps(list(item.areas), ensure_ascii=False), _iso(item.published), _iso(item.valid_until),
+             json.dumps(list(item.attachments), ensure_ascii=False), item.content_hash, _now(), item_id))
+
     def get_item(self, item_id: int) -> StoredItem:
         row = self._db.execute("SELECT * FROM items WHERE id = ?", (item_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no item with id {item_id}")
         return self._item(row)
 
-    def items(self, *, state: str | None = None, priority: Priority | None = None) -> list[StoredItem]:
-        """Items, most urgent first, then newest first."""
+    def items(self, *, state: str | ItemState | None = None,
+              priority: Priority | None = None) -> list[StoredItem]:
+        """Items, most urgent first, then newest first. `state` is a slug or a Vietnamese label."""
         sql, args = "SELECT * FROM items WHERE 1=1", []
         if state is not None:
             sql += " AND state = ?"
-            args.append(state)
+            args.append(ItemState.parse(state).value)
         if priority is not None:
             sql += " AND priority = ?"
             args.append(priority.value)
@@ -246,10 +424,25 @@ class Store:
         stored = [self._item(r) for r in rows]
         return sorted(stored, key=lambda s: s.item.priority.rank)
 
-    def set_item_state(self, item_id: int, state: str, *, actor: str = "studio") -> None:
+    def set_item_state(self, item_id: int, state: str | ItemState, *, note: str | None = None,
+                       actor: str = "studio") -> None:
+        """Move an item to `state` (slug or Vietnamese label), with an optional note saying why.
+
+        Raises:
+            InputError: unknown state. StoreError: no such item.
+        """
+        slug = ItemState.parse(state).value
         with self._write() as db:
-            db.execute("UPDATE items SET state = ? WHERE id = ?", (state, item_id))
-            self._audit(db, actor, "item.state", f"item:{item_id}", {"state": state})
+            if note is None:
+                cur = db.execute("UPDATE items SET state = ?, updated_at = ? WHERE id = ?",
+                                 (slug, _now(), item_id))
+            else:
+                cur = db.execute("UPDATE items SET state = ?, note = ?, updated_at = ? WHERE id = ?",
+                                 (slug, note, _now(), item_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"{self.path}: no item with id {item_id}")
+            self._audit(db, actor, "item.state", f"item:{item_id}",
+                        {"state": slug, **({"note": note} if note else {})})
 
     @staticmethod
     def _item(row: sqlite3.Row) -> StoredItem:
@@ -260,7 +453,7 @@ class Store:
             attachments=tuple(json.loads(row["attachments"])),
         )
         return StoredItem(id=row["id"], item=item, state=row["state"], error=row["error"],
-                          created_at=row["created_at"])
+                          created_at=row["created_at"], note=row["note"], raw=row["raw"])
 
     # -- bulletins -----------------------------------------------------------------------------------
 
@@ -275,21 +468,35 @@ class Store:
             if bulletin_id is None:
                 cur = db.execute(
                     """INSERT INTO bulletins (title, template, priority, segments, item_ids, state, created_at,
-                       updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                       updated_at, music_bed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                     (bulletin.title, bulletin.template, bulletin.priority.value, segments,
-                     json.dumps(list(bulletin.item_ids)), state, now, now))
+                     json.dumps(list(bulletin.item_ids)), state, now, now, bulletin.music_bed))
                 bulletin_id = int(cur.lastrowid or 0)
                 self._audit(db, actor, "bulletin.create", f"bulletin:{bulletin_id}", {"title": bulletin.title})
             else:
                 cur = db.execute(
                     """UPDATE bulletins SET title=?, template=?, priority=?, segments=?, item_ids=?, state=?,
-                       updated_at=? WHERE id=?""",
+                       updated_at=?, music_bed=? WHERE id=?""",
                     (bulletin.title, bulletin.template, bulletin.priority.value, segments,
-                     json.dumps(list(bulletin.item_ids)), state, now, bulletin_id))
+                     json.dumps(list(bulletin.item_ids)), state, now, bulletin.music_bed, bulletin_id))
                 if cur.rowcount == 0:
                     raise StoreError(f"{self.path}: no bulletin with id {bulletin_id}")
                 self._audit(db, actor, "bulletin.update", f"bulletin:{bulletin_id}", {"state": state})
+            # Every saved change is kept: a draft can be compared with, or restored to, any earlier one.
+            snapshot = json.dumps({"title": bulletin.title, "template": bulletin.template, "state": state,
+                                   "priority": bulletin.priority.value, "item_ids": list(bulletin.item_ids),
+                                   "music_bed": bulletin.music_bed, "segments": json.loads(segments)},
+                                  ensure_ascii=False)
+            db.execute("INSERT INTO bulletin_revisions (bulletin_id, saved_at, actor, snapshot) "
+                       "VALUES (?, ?, ?, ?)", (bulletin_id, now, actor, snapshot))
             return bulletin_id
+
+    def bulletin_revisions(self, bulletin_id: int) -> list[dict[str, Any]]:
+        """Every saved state of bulletin `bulletin_id`, oldest first: {id, saved_at, actor, snapshot}."""
+        rows = self._db.execute("SELECT * FROM bulletin_revisions WHERE bulletin_id = ? ORDER BY id",
+                                (bulletin_id,)).fetchall()
+        return [{"id": r["id"], "saved_at": r["saved_at"], "actor": r["actor"],
+                 "snapshot": json.loads(r["snapshot"])} for r in rows]
 
     def get_bulletin(self, bulletin_id: int) -> StoredBulletin:
         row = self._db.execute("SELECT * FROM bulletins WHERE id = ?", (bulletin_id,)).fetchone()
@@ -298,7 +505,7 @@ class Store:
         segments = tuple(Segment(**s) for s in json.loads(row["segments"]))
         bulletin = Bulletin(title=row["title"], template=row["template"], segments=segments,
                             item_ids=tuple(json.loads(row["item_ids"])), priority=Priority(row["priority"]),
-                            created=_dt(row["created_at"]))
+                            created=_dt(row["created_at"]), music_bed=row["music_bed"])
         return StoredBulletin(id=row["id"], bulletin=bulletin, state=row["state"], updated_at=row["updated_at"])
 
     def bulletin_ids(self) -> list[int]:
@@ -307,13 +514,36 @@ class Store:
     # -- renders and packages ------------------------------------------------------------------------
 
     def add_render(self, bulletin_id: int, profile: str, path: Path, *, duration_s: float,
-                   integrated_lufs: float, true_peak_dbtp: float) -> int:
+                   integrated_lufs: float, true_peak_dbtp: float, voice_id: str = "", run_id: str = "",
+                   captions: Sequence[Path] = (), synthesized: int = 0, cached: int = 0,
+                   actor: str = "studio") -> int:
+        """Record one written rendition in the render history (and the audit log)."""
         with self._write() as db:
             cur = db.execute(
-                """INSERT INTO renders (bulletin_id, profile, path, duration_s, integrated_lufs, true_peak_dbtp,
-                   created_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (bulletin_id, profile, str(path), duration_s, integrated_lufs, true_peak_dbtp, _now()))
-            return int(cur.lastrowid or 0)
+                """INSERT INTO renders (bulletin_id, profile, path, duration_s, integrated_lufs,
+                   true_peak_dbtp, created_at, voice_id, run_id, captions, synthesized, cached)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (bulletin_id, profile, str(path), duration_s, integrated_lufs, true_peak_dbtp, _now(),
+                 voice_id, run_id, json.dumps([str(c) for c in captions], ensure_ascii=False), synthesized,
+                 cached))
+            render_id = int(cur.lastrowid or 0)
+            self._audit(db, actor, "render.rendition", f"bulletin:{bulletin_id}",
+                        {"render": render_id, "profile": profile, "path": str(path),
+                         "integrated_lufs": round(integrated_lufs, 2),
+                         "true_peak_dbtp": round(true_peak_dbtp, 2)})
+            return render_id
+
+    def renders(self, bulletin_id: int | None = None) -> list[StoredRender]:
+        """Render history, newest first (of one bulletin, or all)."""
+        sql, args = "SELECT * FROM renders", []
+        if bulletin_id is not None:
+            sql, args = sql + " WHERE bulletin_id = ?", [bulletin_id]
+        rows = self._db.execute(sql + " ORDER BY id DESC", args).fetchall()
+        return [StoredRender(id=r["id"], bulletin_id=r["bulletin_id"], profile=r["profile"], path=r["path"],
+                             duration_s=r["duration_s"], integrated_lufs=r["integrated_lufs"],
+                             true_peak_dbtp=r["true_peak_dbtp"], created_at=r["created_at"],
+                             voice_id=r["voice_id"], run_id=r["run_id"], captions=tuple(json.loads(r["captions"])),
+                             synthesized=r["synthesized"], cached=r["cached"]) for r in rows]
 
     def next_sequence(self, issuer: str) -> int:
         """The next per-issuer package sequence number (1 for the first package)."""
@@ -337,6 +567,68 @@ class Store:
                               bulletin_id=r["bulletin_id"], priority=Priority(r["priority"]), path=r["path"],
                               state=r["state"], created_at=r["created_at"]) for r in rows]
 
+    def reserve_package(self, package_id: str, *, issuer: str, bulletin_id: int | None, priority: Priority,
+                        path: Path, actor: str = "studio") -> int:
+        """Insert a package row in state 'building' and return its per-issuer sequence number.
+
+        The number is taken in the same write transaction, so concurrent builds never share one, and
+        a failed build never gives its number back (a verifier must never see a number twice).
+        """
+        with self._write() as db:
+            row = db.execute("SELECT MAX(sequence) FROM packages WHERE issuer = ?", (issuer,)).fetchone()
+            sequence = int(row[0] or 0) + 1
+            db.execute(
+                """INSERT INTO packages (package_id, issuer, sequence, bulletin_id, priority, path, state,
+                   created_at) VALUES (?, ?, ?, ?, ?, ?, 'building', ?)""",
+                (package_id, issuer, sequence, bulletin_id, priority.value, str(path), _now()))
+            self._audit(db, actor, "package.reserve", f"package:{package_id}", {"sequence": sequence})
+            return sequence
+
+    def set_package_state(self, package_id: str, state: str, *, actor: str = "studio",
+                          action: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        """Move a package to `state`, auditing `action` (default 'package.<state>') with `detail`."""
+        with self._write() as db:
+            cur = db.execute("UPDATE packages SET state = ? WHERE package_id = ?", (state, package_id))
+            if cur.rowcount == 0:
+                raise StoreError(f"{self.path}: no package with id {package_id!r}")
+            self._audit(db, actor, action or f"package.{state}", f"package:{package_id}",
+                        {"state": state, **(detail or {})})
+
+    def get_package(self, package_id: str) -> StoredPackage:
+        for p in self.packages():
+            if p.package_id == package_id:
+                return p
+        raise StoreError(f"{self.path}: no package with id {package_id!r}")
+
+    # -- deliveries ----------------------------------------------------------------------------------
+
+    def record_delivery(self, package_id: str, target: str, *, attempt: int, status: str,
+                        http_status: int | None = None, error: str = "", duration_ms: int = 0) -> None:
+        """Log one delivery attempt ('delivered', 'retry', 'failed')."""
+        with self._write() as db:
+            db.execute(
+                """INSERT INTO deliveries (package_id, target, attempt, status, http_status, error, at,
+                   duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (package_id, target, attempt, status, http_status, error, _now(), duration_ms))
+            if status in ("delivered", "failed"):
+                self._audit(db, "dispatch", f"package.{status}", f"package:{package_id}",
+                            {"target": target, "attempts": attempt, "http_status": http_status,
+                             "error": error})
+
+    def deliveries(self, package_id: str | None = None) -> list[dict[str, Any]]:
+        """Delivery attempts, oldest first."""
+        sql, args = "SELECT * FROM deliveries", []
+        if package_id is not None:
+            sql += " WHERE package_id = ?"
+            args.append(package_id)
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY id", args).fetchall()]
+
+    def delivered(self, package_id: str, target: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM deliveries WHERE package_id = ? AND target = ? AND status = 'delivered'",
+            (package_id, target)).fetchone()
+        return row is not None
+
     # -- audit ---------------------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
@@ -358,4 +650,5 @@ def open_store(path: Path) -> Store:
     return Store(path)
 
 
-__all__: Sequence[str] = ("Store", "StoredItem", "StoredBulletin", "StoredPackage", "open_store", "SCHEMA_VERSION")
+__all__: Sequence[str] = ("Store", "StoredItem", "StoredBulletin", "StoredPackage", "StoredRender",
+                          "open_store", "SCHEMA_VERSION")

@@ -1,4 +1,4 @@
-"""Core commands: say, demo, items."""
+"""Core commands: say, demo. (ingest and items live in studio.cli.sources.)"""
 
 from __future__ import annotations
 
@@ -55,72 +55,3 @@ def demo(ctx: CliContext, voice_id: str | None) -> None:
     from rich.console import Console
 
     Console().print(table)
-
-
-@main.command("ingest")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per entry on stdout.")
-@home_option
-@pass_ctx
-def ingest_cmd(ctx: CliContext, paths: tuple[Path, ...], as_json: bool) -> None:
-    """Nhận tin từ tệp JSON (store source items from JSON files)."""
-    from studio.errors import ExitCode, StudioError
-    from studio.ingest.items import parse_file
-    from studio.store import Store
-
-    failed = 0
-    with Store(ctx.workspace.db_path) as store:
-        for path in paths:
-            try:
-                entries = parse_file(path)
-            except StudioError as exc:
-                entries = []
-                failed += 1
-                _emit(as_json, {"input": str(path), "status": "error", "error": exc.message})
-            for entry in entries:
-                if entry.item is None:
-                    failed += 1
-                    _emit(as_json, {"input": entry.location, "status": "error", "error": entry.error})
-                    continue
-                item_id, created = store.add_item(entry.item)
-                _emit(as_json, {"input": entry.location, "status": "added" if created else "duplicate",
-                                "id": item_id, "priority": entry.item.priority.value, "title": entry.item.title})
-    if failed:
-        raise SystemExit(int(ExitCode.JOB_FAILED))
-
-
-def _emit(as_json: bool, record: dict[str, object]) -> None:
-    import json
-
-    if as_json:
-        click.echo(json.dumps(record, ensure_ascii=False))
-    elif record["status"] == "error":
-        click.echo(f"{record['input']}\tlỗi\t{record['error']}", err=True)
-    else:
-        click.echo(f"{record['input']}\t{record['status']}\t{record['id']}\t{record['title']}")
-
-
-@main.command("items")
-@click.option("--state", default=None, help="Only items in this state (new, used, …).")
-@click.option("--priority", default=None, help="thong-thuong, uu-tien or khan-cap.")
-@click.option("--json", "as_json", is_flag=True, help="A JSON list on stdout.")
-@home_option
-@pass_ctx
-def items_cmd(ctx: CliContext, state: str | None, priority: str | None, as_json: bool) -> None:
-    """Liệt kê tin trong kho (list stored items)."""
-    import json
-
-    from studio.models import Priority
-    from studio.store import Store
-
-    prio = Priority.parse(priority, field_name="--priority") if priority else None
-    with Store(ctx.workspace.db_path) as store:
-        rows = store.items(state=state, priority=prio)
-    if as_json:
-        click.echo(json.dumps([{"id": r.id, "source": r.item.source, "source_id": r.item.source_id,
-                                "title": r.item.title, "priority": r.item.priority.value, "state": r.state,
-                                "published": r.item.published.isoformat() if r.item.published else None}
-                               for r in rows], ensure_ascii=False, indent=2))
-        return
-    for r in rows:
-        click.echo(f"{r.id}\t{r.item.priority.label}\t{r.state}\t{r.item.title}")

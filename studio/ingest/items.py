@@ -63,7 +63,14 @@ def _entry(data: Any, location: str, default_source: str) -> ParsedEntry:
     try:
         return ParsedEntry(location=location, item=item_from_mapping(data, location, default_source))
     except StudioError as exc:
-        return ParsedEntry(location=location, error=exc.message)
+        # Keep what identifies the entry, and the entry itself, so the error row can be found and fixed.
+        ident = data if isinstance(data, dict) else {}
+        source = ident.get("source") if isinstance(ident.get("source"), str) else ""
+        source_id = ident.get("id") if isinstance(ident.get("id"), str | int) else ""
+        return ParsedEntry(location=location, error=exc.message, source=(source or default_source).strip(),
+                           source_id=str(source_id).strip() or location,
+                           raw=json.dumps(data, ensure_ascii=False, indent=2, default=str),
+                           title=ident["title"] if isinstance(ident.get("title"), str) else "")
 
 
 def item_from_mapping(data: Any, location: str, default_source: str = "") -> SourceItem:

@@ -25,7 +25,8 @@ def test_ban_tin_orders_by_priority_then_time() -> None:
     assert speech[1].text.startswith("Tin khẩn cấp. Tin số 2.") and speech[1].item_id == 2
     assert "\n\nĐoạn hai." in speech[1].text
     assert "kết thúc" in speech[-1].text
-    assert [s.kind for s in b.segments].count("gap") == 4
+    kinds = [s.kind for s in b.segments]
+    assert kinds.count("gap") == 8 and kinds.count("jingle") == 4  # call sign, 2 chimes, call sign
 
 
 def test_template_errors_name_file_and_field(tmp_path: Path) -> None:
@@ -36,7 +37,7 @@ def test_template_errors_name_file_and_field(tmp_path: Path) -> None:
     bad.write_text('id = "x"\nname = "X"\nopening = "{{ stasion }}"\nitem = "a"\nclosing = "b"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"x.toml: field 'opening': 'stasion' is undefined"):
         compose(load_template(bad), [_item(1, Priority.UU_TIEN, 8)], Settings())
-    with pytest.raises(ConfigError, match="template 'nope' not found; available: ban-tin"):
+    with pytest.raises(ConfigError, match="template 'nope' not found; available: ban-tin, khan-cap, thong-bao"):
         load_template("nope")
 
 
