@@ -22,6 +22,14 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return home, result.output
 
 
+def _has_video() -> bool:
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _package(home: Path) -> Path:
     (package,) = [p for p in (home / "outbox").iterdir() if not p.name.startswith(".")]
     return package
@@ -37,8 +45,13 @@ def test_manifest_lists_every_file_with_size_and_sha256(demo_home: tuple[Path, s
     package = _package(demo_home[0])
     manifest = json.loads((package / "manifest.json").read_text(encoding="utf-8"))
     listed = {f["path"]: f for f in manifest["files"]}
-    on_disk = {p.name for p in package.iterdir()} - {"manifest.json"}
-    assert set(listed) == on_disk == {"loa.mp3", "master.wav", "bulletin.txt"}
+    on_disk = {p.name for p in package.iterdir()} - {"manifest.json", "manifest.json.minisig"}
+    renditions = {"loa.mp3", "master.wav", "web.mp3"} | ({"bang-tin.mp4"} if _has_video() else set())
+    assert (
+        set(listed)
+        == on_disk
+        == renditions | {"bulletin.txt", "bulletin.ninjs.json", "captions.vtt", "captions.srt"}
+    )
     for name, entry in listed.items():
         data = (package / name).read_bytes()
         assert entry["size"] == len(data)
@@ -77,14 +90,61 @@ def test_store_records_items_bulletin_package(demo_home: tuple[Path, str]) -> No
         assert len(store.bulletin_ids()) == 1
         (pkg,) = store.packages()
         assert pkg.package_id == _package(home).name
-        assert {e["action"] for e in store.audit_log()} >= {"item.add", "bulletin.create", "package.build"}
+        assert {e["action"] for e in store.audit_log()} >= {
+            "item.add",
+            "bulletin.create",
+            "package.build",
+            "bulletin.approve",
+        }
 
 
 def test_demo_twice_dedups_items_and_numbers_packages(demo_home: tuple[Path, str]) -> None:
     """A second run finds the items already stored and publishes package number 2."""
     home = demo_home[0]
-    result = CliRunner().invoke(main, ["--home", str(home), "demo", "--voice", "fake"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["--home", str(home), "demo", "--voice", "fake"], catch_exceptions=False
+    )
     assert result.exit_code == 2
     assert "voice 'fake' does not exist; available: " in result.output
     with Store(home / "studio.db") as store:
         assert len(store.items()) == 3 and len(store.packages()) == 1
+
+
+def test_demo_package_verifies_with_the_emergency_demo_key(
+    demo_home: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The demo bulletin is khẩn cấp: signed with the auto-created emergency key, it passes the verifier
+    (and Debian's minisign where installed); the routine demo key alone is not trusted for it."""
+    import shutil
+    import subprocess
+
+    home = demo_home[0]
+    package = _package(home)
+    emergency = home / "keys" / "demo-khan-cap.pub"
+    assert (home / "keys" / "demo-khan-cap.key").stat().st_mode & 0o777 == 0o600
+    state = tmp_path / "state.json"
+    runner = CliRunner(mix_stderr=False)
+    ok = runner.invoke(
+        main, ["package", "verify", str(package), "--trust", str(emergency), "--state", str(state)]
+    )
+    assert ok.exit_code == 0, ok.stderr
+    replay = runner.invoke(
+        main, ["package", "verify", str(package), "--trust", str(emergency), "--state", str(state)]
+    )
+    assert replay.exit_code == 1 and "replay:" in replay.stderr
+    exe = shutil.which("minisign")
+    if exe is not None:
+        proc = subprocess.run(
+            [exe, "-V", "-p", str(emergency), "-m", str(package / "manifest.json")],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0 and "priority=khan-cap" in proc.stdout, proc.stderr
+
+
+def test_demo_ninjs_validates(demo_home: tuple[Path, str]) -> None:
+    from tests.package.test_documents import _ninjs_validator
+
+    doc = json.loads((_package(demo_home[0]) / "bulletin.ninjs.json").read_text(encoding="utf-8"))
+    assert [e.message for e in _ninjs_validator().iter_errors(doc)] == []
+    assert doc["urgency"] == 1 and [a["uri"] for a in doc["associations"]][0].endswith("PCTT-2026-117")

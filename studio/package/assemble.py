@@ -1,0 +1,331 @@
+"""Publish a signed package for a bulletin: renditions, captions, text, ninjs, manifest, signature.
+
+Owns: the package layout (docs/package-spec.md §2), the choice of valid-until, the signing-key policy
+(khẩn cấp needs an emergency key) on the producing side, and the store bookkeeping of one approval:
+the sequence number is reserved first (never reused, even when the build fails), then the package
+is built in staging, signed, and renamed into the outbox in one step (studio.package.build).
+Must not import tui.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from studio import produce
+from studio.audio.profiles import get_profile, prepare
+from studio.config import Workspace, atomic_write_bytes, atomic_write_text
+from studio.errors import PackageError
+from studio.models import Bulletin, Priority, SourceItem
+from studio.package.areas import resolve_areas
+from studio.package.build import build_package
+from studio.package.captions import to_srt, to_webvtt
+from studio.package.manifest import (
+    NINJS_NAME,
+    SPEC_VERSION,
+    CaptionEntry,
+    FileEntry,
+    Manifest,
+    RenditionEntry,
+    SignerEntry,
+    SourceRef,
+    VoiceEntry,
+    format_time,
+)
+from studio.package.ninjs import build_ninjs, ninjs_bytes
+from studio.package.signing import EMERGENCY, SecretKey
+from studio.store import Store
+
+ALL_PROFILES = ("phat-song", "loa", "web", "bang-tin")
+FILE_NAMES = {"phat-song": "master.wav", "loa": "loa.mp3", "web": "web.mp3", "bang-tin": "bang-tin.mp4"}
+TEXT_FILE = "bulletin.txt"
+VTT_FILE = "captions.vtt"
+SRT_FILE = "captions.srt"
+DEFAULT_VALIDITY = timedelta(hours=24)
+ProgressCallback = Callable[[float, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PackageInput:
+    """Everything a package is made from."""
+
+    bulletin: Bulletin
+    bulletin_id: int | None
+    items: tuple[SourceItem, ...]
+    """The source items the bulletin reads, in its order."""
+    programme: produce.Programme
+    voice_engine: str
+    profiles: tuple[str, ...] = ALL_PROFILES
+    areas: tuple[str, ...] = ()
+    """Extra target area codes; the items' own areas are always included."""
+    valid_for: timedelta = DEFAULT_VALIDITY
+
+
+@dataclass(frozen=True, slots=True)
+class PackageResult:
+    path: Path
+    manifest: Manifest
+    manifest_sha256: str
+    renditions: tuple[produce.Rendition, ...]
+    """Each rendition's file in the published folder and the full report measured on it."""
+
+
+def default_profiles() -> tuple[str, ...]:
+    """All four destinations when the `video` extra is installed, else the three audio ones."""
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return tuple(p for p in ALL_PROFILES if p != "bang-tin")
+    return ALL_PROFILES
+
+
+def check_signing_key(priority: Priority | str, key: SecretKey) -> None:
+    """khẩn cấp packages are signed only with an emergency key.
+
+    Raises:
+        PackageError: a khẩn cấp bulletin and a routine key.
+    """
+    if Priority(priority) is Priority.KHAN_CAP and key.role != EMERGENCY:
+        raise PackageError(
+            f"a khẩn cấp (khan-cap) package must be signed with an emergency key; key {key.name!r} "
+            f"is a {key.role} key (create one with: studio keys new NAME --emergency)"
+        )
+
+
+def webvtt_text(cues: tuple[produce.Cue, ...]) -> str:
+    """The programme's cues as WebVTT (studio.package.captions)."""
+    return to_webvtt(cues)
+
+
+def srt_text(cues: tuple[produce.Cue, ...]) -> str:
+    """The programme's cues as SRT (studio.package.captions)."""
+    return to_srt(cues)
+
+
+def _rendition_entry(
+    profile_id: str,
+    file: str,
+    rep,
+    profile,
+    *,
+    captions: str | None = None,  # type: ignore[no-untyped-def]
+    video: dict[str, object] | None = None,
+) -> RenditionEntry:
+    return RenditionEntry(
+        profile=profile_id,
+        file=file,
+        duration_s=round(rep.duration_s, 3),
+        integrated_lufs=round(rep.integrated_lufs, 2),
+        true_peak_dbtp=round(rep.true_peak_dbtp, 2),
+        loudness_range_lu=None if rep.loudness_range_lu is None else round(rep.loudness_range_lu, 2),
+        target_lufs=profile.target_lufs,
+        ceiling_dbtp=profile.true_peak_dbtp,
+        sample_rate=rep.sample_rate,
+        channels=rep.channels,
+        captions=captions,
+        video=video,
+    )
+
+
+def trusted_comment(manifest: Manifest, manifest_sha256: str, key: SecretKey) -> str:
+    """The signed one-line summary in the .minisig (what `minisign -V` prints)."""
+    return (
+        f"studio-package spec={manifest.spec_version} id={manifest.package_id} issuer={manifest.issuer} "
+        f"sequence={manifest.sequence} priority={manifest.priority} valid_until={manifest.valid_until} "
+        f"key={key.name} role={key.role} manifest_sha256={manifest_sha256}"
+    )
+
+
+def publish_package(
+    workspace: Workspace,
+    store: Store,
+    data: PackageInput,
+    key: SecretKey,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> PackageResult:
+    """Build, sign and publish the package for `data` into the workspace outbox.
+
+    Args:
+        workspace: gives the outbox, the issuer and the station name.
+        store: records the package (sequence, state) and the approval in the audit log.
+        data: the bulletin, its items and its spoken programme.
+        key: the approver's signing key.
+        actor: who approves (default: the OS user and the key name).
+        now: the creation time (tests).
+        on_progress: (fraction, what) callback.
+
+    Returns:
+        The published package.
+
+    Raises:
+        PackageError: routine key for khẩn cấp, an expired source item, or a build failure.
+        InputError: an unknown target area code.
+        AudioError / VideoError: a rendition cannot be made.
+    """
+    bulletin = data.bulletin
+    check_signing_key(bulletin.priority, key)
+    unknown = [p for p in data.profiles if p not in FILE_NAMES]
+    if unknown or not data.profiles:
+        raise PackageError(
+            f"profiles {', '.join(unknown) or '(none)'}: a package carries some of {', '.join(ALL_PROFILES)}"
+        )
+    created = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    valid_until = created + data.valid_for
+    for item in data.items:
+        if item.valid_until is not None and item.valid_until.astimezone(UTC) < valid_until:
+            valid_until = item.valid_until.astimezone(UTC).replace(microsecond=0)
+    if valid_until <= created:
+        raise PackageError(
+            f"bulletin {bulletin.title!r}: a source item expired at {format_time(valid_until)}; "
+            "an expired item must not be broadcast"
+        )
+    area_codes = tuple(dict.fromkeys([*data.areas, *(a for item in data.items for a in item.areas)]))
+    areas = resolve_areas(area_codes)
+    issuer = workspace.settings.issuer
+    actor = actor or f"{getpass.getuser()} (key {key.name})"
+    package_id = f"{issuer}-{created:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    sequence = store.reserve_package(
+        package_id,
+        issuer=issuer,
+        bulletin_id=data.bulletin_id,
+        priority=bulletin.priority,
+        path=workspace.outbox / package_id,
+        actor=actor,
+    )
+    programme = data.programme
+    manifest_holder: list[Manifest] = []
+    written: list[produce.Rendition] = []
+
+    def progress(fraction: float, what: str) -> None:
+        if on_progress is not None:
+            on_progress(fraction, what)
+
+    def fill(folder: Path) -> Manifest:
+        renditions: list[RenditionEntry] = []
+        cue_count = len(programme.cues)
+        atomic_write_text(folder / VTT_FILE, webvtt_text(programme.cues))
+        atomic_write_text(folder / SRT_FILE, srt_text(programme.cues))
+        atomic_write_text(folder / TEXT_FILE, bulletin.script + "\n")
+        for n, profile_id in enumerate(data.profiles):
+            progress(n / len(data.profiles), f"dựng {profile_id}")
+            profile = get_profile(profile_id)
+            name = FILE_NAMES[profile_id]
+            if profile.container == "mp4":
+                from studio.package.video import render_video  # deferred: only the video profile needs ffmpeg
+
+                # render_video normalizes (and re-measures after AAC) itself; only filters need prepare().
+                x, rate = programme.samples, programme.sample_rate
+                if profile.highpass_hz > 0 or profile.compress:
+                    x, rate, _ = prepare(x, rate, profile)
+                video = render_video(
+                    x,
+                    rate,
+                    profile,
+                    folder / name,
+                    title=bulletin.title,
+                    station=workspace.settings.station_name,
+                    priority=bulletin.priority.value,
+                    captions_srt=srt_text(programme.cues),
+                )
+                written.append(produce.Rendition(profile=profile, path=Path(name), report=video.loudness))
+                renditions.append(
+                    _rendition_entry(
+                        profile_id,
+                        name,
+                        video.loudness,
+                        profile,
+                        captions=SRT_FILE,
+                        video={
+                            "width": video.width,
+                            "height": video.height,
+                            "frame_rate": video.frame_rate,
+                            "video_codec": video.video_codec,
+                            "audio_codec": video.audio_codec,
+                        },
+                    )
+                )
+            else:
+                r = produce.render_rendition(programme, profile, folder / name, title=bulletin.title)
+                written.append(produce.Rendition(profile=profile, path=Path(name), report=r.report))
+                renditions.append(
+                    _rendition_entry(
+                        profile_id,
+                        name,
+                        r.report,
+                        profile,
+                        captions=VTT_FILE if profile_id == "web" else None,
+                    )
+                )
+        progress(1.0, "đóng gói")
+        draft = Manifest(
+            package_id=package_id,
+            issuer=issuer,
+            sequence=sequence,
+            created=format_time(created),
+            valid_until=format_time(valid_until),
+            priority=bulletin.priority.value,
+            title=bulletin.title,
+            summary="; ".join(item.title for item in data.items),
+            text=bulletin.script,
+            text_file=TEXT_FILE,
+            files=tuple(FileEntry.of(folder, p) for p in sorted(folder.iterdir()) if p.is_file()),
+            renditions=tuple(renditions),
+            captions=(CaptionEntry(VTT_FILE, "webvtt", cue_count), CaptionEntry(SRT_FILE, "srt", cue_count)),
+            source_items=tuple(SourceRef(source=i.source, id=i.source_id, title=i.title) for i in data.items),
+            voices=(
+                VoiceEntry(voice=programme.voice_id, engine=data.voice_engine, fallbacks=programme.fallbacks),
+            ),
+            signer=SignerEntry(key_id=key.key_id_hex, key_name=key.name, role=key.role),
+            areas=areas,
+            spec_version=SPEC_VERSION,
+        )
+        atomic_write_bytes(
+            folder / NINJS_NAME, ninjs_bytes(build_ninjs(draft, by=workspace.settings.station_name))
+        )
+        files = tuple(FileEntry.of(folder, p) for p in sorted(folder.iterdir()) if p.is_file())
+        manifest = replace(draft, files=files)
+        manifest_holder.append(manifest)
+        return manifest
+
+    def sign(manifest_bytes: bytes) -> bytes:
+        (manifest,) = manifest_holder
+        return key.sign(
+            manifest_bytes,
+            trusted_comment=trusted_comment(manifest, hashlib.sha256(manifest_bytes).hexdigest(), key),
+        )
+
+    try:
+        path = build_package(workspace.outbox, package_id, fill, sign)
+    except BaseException as exc:
+        store.set_package_state(package_id, "failed", actor=actor, detail={"error": str(exc)[:500]})
+        raise
+    manifest = manifest_holder[0]
+    digest = hashlib.sha256((path / "manifest.json").read_bytes()).hexdigest()
+    detail = {
+        "package_id": package_id,
+        "sequence": sequence,
+        "manifest_sha256": digest,
+        "key": key.name,
+        "key_id": key.key_id_hex,
+        "role": key.role,
+        "priority": bulletin.priority.value,
+    }
+    store.set_package_state(package_id, "approved", actor=actor, action="package.build", detail=detail)
+    subject = f"bulletin:{data.bulletin_id}" if data.bulletin_id is not None else f"package:{package_id}"
+    store.audit(actor, "bulletin.approve", subject, detail)
+    return PackageResult(
+        path=path,
+        manifest=manifest,
+        manifest_sha256=digest,
+        renditions=tuple(
+            produce.Rendition(profile=r.profile, path=path / r.path, report=r.report) for r in written
+        ),
+    )
