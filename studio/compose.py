@@ -169,7 +169,8 @@ def load_template(name_or_path: str | Path, *, extra_dir: Path | None = None) ->
         id=data["id"], name=nfc(data["name"]), description=nfc(data.get("description", "")),
         opening=nfc(data["opening"]), item=nfc(data["item"]), closing=nfc(data["closing"]),
         repeat_item=nfc(data.get("repeat_item", "")), path=path,
-        gap_between_items_s=float(values["gap_between_items_s"]), gap_after_jingle_s=float(values["gap_after_jingle_s"]),
+        gap_between_items_s=float(values["gap_between_items_s"]),
+        gap_after_jingle_s=float(values["gap_after_jingle_s"]),
         bed_level_db=float(values["bed_level_db"]), repeat=int(values["repeat"]), max_items=int(values["max_items"]),
         **{key: data.get(key, "") for key in _JINGLE_FIELDS})
     for key in _TEXT_FIELDS:

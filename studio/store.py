@@ -288,14 +288,19 @@ class Store:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(
-                f"{self.path}: schema version {version} is newer than this studio ({SCHEMA_VERSION}); upgrade studio"
-            )
-        for target in range(version, SCHEMA_VERSION):
+                f"{self.path}: schema version {version} is newer than this studio ({SCHEMA_VERSION}); "
+                "upgrade studio")
+        while version < SCHEMA_VERSION:
             with self._write() as db:
-                for statement in MIGRATIONS[target].split(";"):
+                # Re-read inside the write lock: another process may have migrated meanwhile.
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version >= SCHEMA_VERSION:
+                    break
+                for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {target + 1}")
+                db.execute(f"PRAGMA user_version = {version + 1}")
+                version += 1
 
     @property
     def schema_version(self) -> int:

@@ -81,11 +81,13 @@ def exit_with(code: ExitCode) -> None:
 
 
 # Command areas register themselves on `main` when imported.
-from studio.cli import core  # noqa: E402,F401
-from studio.cli import voices  # noqa: E402,F401
-from studio.cli import text  # noqa: E402,F401
-from studio.cli import audio  # noqa: E402,F401
-from studio.cli import bulletin  # noqa: E402,F401
-from studio.cli import sources  # noqa: E402,F401
-from studio.cli import jobs  # noqa: E402,F401
-from studio.cli import package  # noqa: E402,F401
+from studio.cli import (  # noqa: E402,F401
+    audio,
+    bulletin,
+    core,
+    jobs,
+    package,
+    sources,
+    text,
+    voices,
+)

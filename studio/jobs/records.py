@@ -72,22 +72,6 @@ def process_alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
-def _open_migrated(path: Path, attempts: int = 5) -> Store:
-    """Open the store, riding out another process migrating a fresh database at the same moment.
-
-    Store reads the schema version before its migration transaction, so two workers starting together on a
-    new workspace can both try step 1; the loser sees "already exists" and simply opens again.
-    """
-    for attempt in range(attempts):
-        try:
-            return Store(path)
-        except StoreError as exc:
-            if "already exists" not in exc.message or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 @dataclass(frozen=True, slots=True)
 class JobRecord:
     """One job as the store holds it."""
@@ -150,7 +134,7 @@ class JobStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._store = _open_migrated(path)  # also the audit log's writer
+        self._store = Store(path)  # also the audit log's writer
         try:
             self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             self._db.row_factory = sqlite3.Row

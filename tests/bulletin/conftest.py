@@ -41,7 +41,8 @@ def add_items(store: Store) -> list[int]:
         SourceItem(source="ubnd-xa", source_id="2", title="Phòng chống bão", priority=Priority.KHAN_CAP,
                    body="Bão số 9 sắp đổ bộ. Không ra khơi.", published=datetime(2026, 11, 27, 9, tzinfo=UTC)),
         SourceItem(source="ubnd-xa", source_id="3", title="Tiêm chủng", priority=Priority.UU_TIEN,
-                   body="Tiêm vắc xin sởi cho trẻ. Mang theo sổ tiêm.", published=datetime(2026, 11, 27, 7, tzinfo=UTC)),
+                   body="Tiêm vắc xin sởi cho trẻ. Mang theo sổ tiêm.",
+                   published=datetime(2026, 11, 27, 7, tzinfo=UTC)),
     ]
     return [store.add_item(r)[0] for r in rows]
 

@@ -56,7 +56,8 @@ def test_files_go_to_done_or_failed_and_nothing_is_lost(store: Store, tmp_path: 
     assert (inbox / "moi-tha.txt").is_file() and (inbox / "dang-chep.docx.part").is_file()
     # The good entries of the partly bad files are in the store; the bad ones are kept with their error.
     titles = {r.item.title for r in store.items(state=ItemState.NEW)}
-    assert {"Họp", "Bão số 9 đang tiến gần bờ biển Quảng Ngãi", "Thông báo lịch tiếp công dân tháng 12 năm 2026"} <= titles
+    assert {"Họp", "Bão số 9 đang tiến gần bờ biển Quảng Ngãi",
+            "Thông báo lịch tiếp công dân tháng 12 năm 2026"} <= titles
     assert len(store.items(state="lỗi")) == 3  # the feed entry without text, lo.json[1], hong.pdf
 
 

@@ -28,7 +28,8 @@ def test_source_item_is_nfc_and_requires_text() -> None:
     nfd = unicodedata.normalize("NFD", "Thông báo")
     item = SourceItem(source="s", source_id="1", title=nfd, body=nfd + " mới")
     assert item.title == "Thông báo" and unicodedata.is_normalized("NFC", item.body)
-    assert item.content_hash == SourceItem(source="x", source_id="2", title="Thông báo", body="Thông báo mới").content_hash
+    other = SourceItem(source="x", source_id="2", title="Thông báo", body="Thông báo mới")
+    assert item.content_hash == other.content_hash
     with pytest.raises(InputError, match="field 'body' is empty"):
         SourceItem(source="s", source_id="1", title="a", body="  ")
 

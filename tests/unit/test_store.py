@@ -108,3 +108,19 @@ def test_concurrent_writers_never_see_locked(tmp_path: Path) -> None:
     assert errors == []
     with Store(path) as store:
         assert len(store.items()) == 160
+
+
+def test_processes_opening_a_new_database_at_once_migrate_once(tmp_path: Path) -> None:
+    """Two processes creating the same workspace database race on the first migration; neither fails."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "race.db"
+    code = ("import sys; from pathlib import Path; from studio.store import Store\n"
+            "Store(Path(sys.argv[1])).close()\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    errors = [p.communicate()[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
