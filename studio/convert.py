@@ -240,6 +240,8 @@ class Converter:
                 }
             )
             + template_blob
+            # a reading fixed in the workspace lexicon changes the audio: convert again
+            + (workspace.lexicon_path.read_bytes() if workspace.lexicon_path.is_file() else b"")
         ).digest()
         self._jobs: JobStore | None = None
         self._key: SecretKey | None = None
@@ -256,7 +258,7 @@ class Converter:
             self._jobs = None
 
     def key(self, path: Path) -> str:
-        """The conversion key of `path`: its bytes + voice + profile + mode.
+        """The conversion key of `path`: its bytes + voice + profile + mode + template + workspace lexicon.
 
         Raises:
             InputError: the file cannot be read.
@@ -335,13 +337,8 @@ class Converter:
             if on_progress is not None:
                 on_progress(0.8 * fraction, what)
 
-        programme = produce.render_programme(
-            bulletin,
-            self.registry,
-            self.voice.id,
-            cache_dir=self.workspace.cache_dir,
-            cancel=cancel,
-            on_progress=speech_progress,
+        programme = produce.render_workspace_programme(
+            self.workspace, bulletin, self.registry, self.voice.id, cancel=cancel, on_progress=speech_progress
         )
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"{path}: chuyển đổi đã bị huỷ")

@@ -78,13 +78,8 @@ def run_demo(
         items = [(i, store.get_item(i).item) for i in ids]
         bulletin = compose(load_template("ban-tin"), items, workspace.settings)
         bulletin_id = store.save_bulletin(bulletin, actor="demo")
-        programme = produce.render_programme(
-            bulletin,
-            registry,
-            voice_id,
-            cache_dir=workspace.cache_dir,
-            cancel=cancel,
-            on_progress=on_progress,
+        programme = produce.render_workspace_programme(
+            workspace, bulletin, registry, voice_id, cancel=cancel, on_progress=on_progress
         )
         key = demo_key(workspace, bulletin.priority)
         items_by_id = dict(items)

@@ -196,6 +196,22 @@ def _bed_level(bulletin: Bulletin, assets_dir: Path | None) -> float:
         return -20.0
 
 
+def render_workspace_programme(workspace: Workspace, bulletin: Bulletin, registry: VoiceRegistry, voice_id: str, *,
+                               cancel: Event | None = None,
+                               on_progress: ProgressCallback | None = None) -> Programme:
+    """render_programme as a workspace reads: its speech cache, its audio assets and its lexicon.
+
+    Every caller that speaks a bulletin for a workspace (render, approve, convert, scheduled jobs,
+    the demo, the desk) goes through here, so a reading fixed in the workspace lexicon is heard in
+    every product, not only in some.
+    """
+    from studio.text import load_lexicon
+
+    return render_programme(bulletin, registry, voice_id, cache_dir=SpeechCache(workspace.cache_dir / "speech"),
+                            cancel=cancel, on_progress=on_progress, assets_dir=workspace.home / "templates",
+                            lexicon=load_lexicon(workspace.lexicon_path))
+
+
 def render_rendition(programme: Programme, profile: DestinationProfile, path: Path, *, title: str = "") -> Rendition:
     """Process `programme` for `profile`, write it to `path`, and keep what was measured on the file.
 
@@ -293,13 +309,8 @@ def render_bulletin(workspace: Workspace, store: Store, bulletin_id: int, *, pro
         return lambda frac, what: on_progress(lo + (hi - lo) * frac, what)
 
     try:
-        from studio.text import load_lexicon
-
-        lexicon = load_lexicon(workspace.lexicon_path)
-        cache = SpeechCache(workspace.cache_dir / "speech")
-        programme = render_programme(bulletin, registry, voice_id, cache_dir=cache, cancel=cancel,
-                                     on_progress=progress(0.0, 0.7), assets_dir=workspace.home / "templates",
-                                     lexicon=lexicon)
+        programme = render_workspace_programme(workspace, bulletin, registry, voice_id, cancel=cancel,
+                                               on_progress=progress(0.0, 0.7))
         store.audit(actor, "render.programme", subject,
                     {"run": run_id, "duration_s": round(programme.duration_s, 3), "sentences": len(programme.cues),
                      "synthesized": programme.synthesized, "cached": programme.cached,

@@ -293,44 +293,16 @@ def bulletin_approve(
     """Duyệt bản tin ID: dựng, ký bằng khoá NAME và đưa gói tin vào outbox."""
     from datetime import timedelta
 
-    from studio import produce
-    from studio.package.assemble import PackageInput, check_signing_key, default_profiles, publish_package
+    from studio.package.assemble import approve_bulletin
     from studio.store import Store
-    from studio.tts.registry import VoiceRegistry
 
     if valid_hours <= 0:
         raise InputError(f"--valid-hours {valid_hours}: must be positive")
     ws = ctx.workspace
     key = _load_signing_key(ctx, key_name)
-    registry = VoiceRegistry(ws.voices_dir)
-    voice = registry.get(voice_id or ws.settings.default_voice)
-    with Store(ws.db_path) as store:
-        stored = store.get_bulletin(bulletin_id)
-        check_signing_key(stored.bulletin.priority, key)  # before minutes of rendering
-        items = tuple(store.get_item(i).item for i in stored.bulletin.item_ids)
-        with err_console.status("Đang dựng bản tin…") as status:
-            programme = produce.render_programme(
-                stored.bulletin,
-                registry,
-                voice.id,
-                cache_dir=ws.cache_dir,
-                on_progress=lambda f, what: status.update(f"{what} ({f:.0%})"),
-            )
-            result = publish_package(
-                ws,
-                store,
-                PackageInput(
-                    bulletin=stored.bulletin,
-                    bulletin_id=bulletin_id,
-                    items=items,
-                    programme=programme,
-                    voice_engine=voice.engine,
-                    profiles=profiles or default_profiles(),
-                    areas=areas,
-                    valid_for=timedelta(hours=valid_hours),
-                ),
-                key,
-                on_progress=lambda f, what: status.update(f"{what} ({f:.0%})"),
-            )
+    with Store(ws.db_path) as store, err_console.status("Đang dựng bản tin…") as status:
+        result = approve_bulletin(ws, store, bulletin_id, key, voice_id=voice_id, profiles=profiles or None,
+                                  areas=areas, valid_for=timedelta(hours=valid_hours),
+                                  on_progress=lambda f, what: status.update(f"{what} ({f:.0%})"))
     m = result.manifest
     click.echo(f"{result.path}\t{m.issuer}#{m.sequence}\t{m.priority}\tsha256:{result.manifest_sha256}")

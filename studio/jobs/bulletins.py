@@ -76,8 +76,8 @@ def make_scheduled_bulletin(
             if on_progress is not None:
                 on_progress(0.05 + 0.6 * fraction, what)
 
-        programme = produce.render_programme(
-            bulletin, registry, voice.id, cache_dir=workspace.cache_dir, cancel=cancel, on_progress=speech
+        programme = produce.render_workspace_programme(
+            workspace, bulletin, registry, voice.id, cancel=cancel, on_progress=speech
         )
         if cancel is not None and cancel.is_set():
             raise Cancelled(f"bulletin {spec.id}: cancelled")

@@ -17,15 +17,15 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from studio.errors import InputError, StoreError
-from studio.store import BUSY_TIMEOUT_S, Store
+from studio.store import BUSY_TIMEOUT_S, Store, write_transaction
 
 QUEUED, RUNNING, CANCELLING, DONE, FAILED, CANCELLED = (
     "queued",
@@ -152,23 +152,8 @@ class JobStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path}: cannot start a write: {exc}") from exc
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.OperationalError as exc:
-                self._db.execute("ROLLBACK")
-                raise StoreError(f"{self.path}: cannot commit: {exc}") from exc
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db, self.path)
 
     def audit(self, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None) -> None:
         self._store.audit(actor, action, subject, detail)

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from threading import Event
 
 from studio import produce
 from studio.audio.profiles import get_profile, prepare
 from studio.config import Workspace, atomic_write_bytes, atomic_write_text
-from studio.errors import PackageError
+from studio.errors import Cancelled, PackageError
 from studio.models import Bulletin, Priority, SourceItem
 from studio.package.areas import resolve_areas
 from studio.package.build import build_package
@@ -40,6 +41,7 @@ from studio.package.manifest import (
 from studio.package.ninjs import build_ninjs, ninjs_bytes
 from studio.package.signing import EMERGENCY, SecretKey
 from studio.store import Store
+from studio.tts.registry import VoiceRegistry
 
 ALL_PROFILES = ("phat-song", "loa", "web", "bang-tin")
 FILE_NAMES = {"phat-song": "master.wav", "loa": "loa.mp3", "web": "web.mp3", "bang-tin": "bang-tin.mp4"}
@@ -329,3 +331,55 @@ def publish_package(
             produce.Rendition(profile=r.profile, path=path / r.path, report=r.report) for r in written
         ),
     )
+
+
+def approve_bulletin(
+    workspace: Workspace,
+    store: Store,
+    bulletin_id: int,
+    key: SecretKey,
+    *,
+    registry: VoiceRegistry | None = None,
+    voice_id: str | None = None,
+    profiles: tuple[str, ...] | None = None,
+    areas: tuple[str, ...] = (),
+    valid_for: timedelta = DEFAULT_VALIDITY,
+    actor: str | None = None,
+    cancel: Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> PackageResult:
+    """An approver signs bulletin `bulletin_id`: it is spoken as the workspace reads, then published.
+
+    The key is checked against the bulletin's priority before any rendering (khẩn cấp needs an
+    emergency key); speech comes from the cache when the bulletin was rendered before. The bulletin
+    is marked 'approved'. The CLI, the desk and scheduled jobs all approve through here.
+
+    Raises:
+        StoreError: no such bulletin. PackageError: key policy, expired items, build failure.
+        ConfigError: unknown voice or profile. Cancelled: `cancel` was set before publishing.
+    """
+    stored = store.get_bulletin(bulletin_id)
+    check_signing_key(stored.bulletin.priority, key)
+    registry = registry or VoiceRegistry(workspace.voices_dir)
+    voice = registry.get(voice_id or workspace.settings.default_voice)
+    items = tuple(store.get_item(i).item for i in stored.bulletin.item_ids)
+
+    def part(lo: float, hi: float) -> ProgressCallback | None:
+        return None if on_progress is None else (lambda f, what: on_progress(lo + (hi - lo) * f, what))
+
+    programme = produce.render_workspace_programme(workspace, stored.bulletin, registry, voice.id, cancel=cancel,
+                                                   on_progress=part(0.0, 0.3))
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("duyệt đã bị huỷ")
+    result = publish_package(
+        workspace,
+        store,
+        PackageInput(bulletin=stored.bulletin, bulletin_id=bulletin_id, items=items, programme=programme,
+                     voice_engine=voice.engine, profiles=profiles or default_profiles(), areas=areas,
+                     valid_for=valid_for),
+        key,
+        actor=actor,
+        on_progress=part(0.3, 1.0),
+    )
+    store.save_bulletin(stored.bulletin, bulletin_id=bulletin_id, state="approved", actor=actor or "studio")
+    return result

@@ -248,3 +248,23 @@ def test_unsupported_kind_fails_that_input_only(jobs_workspace: Workspace, tmp_p
     by_input = {Path(r["input"]).name: r for r in _lines(result.stdout)}
     assert by_input["a.txt"]["status"] == "converted"
     assert by_input["b.odt"]["status"] == "failed" and "cannot convert .odt" in by_input["b.odt"]["error"]
+
+
+def test_workspace_lexicon_is_heard_and_a_changed_reading_converts_again(
+    jobs_workspace: Workspace, tmp_path: Path
+) -> None:
+    """Regression: convert spoke with the shipped lexicon only, and a re-run after a reading was fixed
+    in the workspace lexicon skipped the input, keeping the wrong reading."""
+    from studio.text.lexicon import add_entry
+
+    notice = tmp_path / "hop.txt"
+    notice.write_text("Thông báo họp\n\nHọp HTXNN lúc 8 giờ.\n", encoding="utf-8")
+    out = tmp_path / "out"
+    options = ConvertOptions(out_dir=out, voice_id="fake", profile_id="nhanh", audio_only=True)
+    (first,) = convert_batch(jobs_workspace, [notice], options)
+    add_entry(jobs_workspace.lexicon_path, "HTXNN", "hợp tác xã nông nghiệp")
+    (second,) = convert_batch(jobs_workspace, [notice], options)
+    assert (first.status, second.status) == ("converted", "converted")
+    # Spelled "hát tê ích en en" (16 chars) became "hợp tác xã nông nghiệp" (22): the fake voice speaks
+    # 60 ms a character, so the notice is longer by about 6 × 60 ms.
+    assert second.duration_s - first.duration_s == pytest.approx(0.36, abs=0.1)

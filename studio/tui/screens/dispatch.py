@@ -194,55 +194,20 @@ class DispatchScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="approve", exit_on_error=False, name=JOB)
     def approve(self, bulletin_id: int, key_name: str, passphrase: str | None) -> None:
-        from studio import produce
-        from studio.errors import Cancelled
-        from studio.package.assemble import ALL_PROFILES, PackageInput, check_signing_key, publish_package
+        from studio.package.assemble import ALL_PROFILES, approve_bulletin
         from studio.package.signing import load_key
-        from studio.text import load_lexicon
 
         app, ws = self.studio, self.studio.workspace
         cancel = get_current_worker().cancelled_event
         key = load_key(ws.keys_dir, key_name, passphrase)
-        registry = app.voice_registry()
-        voice = registry.get(app.desk.voice_for(bulletin_id, ws.settings.default_voice))
         profiles = tuple(p for p in app.desk.profiles_for(bulletin_id) if p in ALL_PROFILES)
-
-        def progress(f: float, what: str) -> None:
-            self.post_message(RenderProgress(f, what))
-
         with Store(ws.db_path) as store:
-            stored = store.get_bulletin(bulletin_id)
-            check_signing_key(stored.bulletin.priority, key)
-            items = tuple(store.get_item(i).item for i in stored.bulletin.item_ids)
             # Speech comes from the cache when this bulletin was rendered in Sản xuất.
-            programme = produce.render_programme(
-                stored.bulletin,
-                registry,
-                voice.id,
-                cache_dir=ws.cache_dir,
-                cancel=cancel,
-                on_progress=lambda f, w: progress(0.3 * f, w),
-                assets_dir=ws.home / "templates",
-                lexicon=load_lexicon(ws.lexicon_path),
-            )
-            if cancel.is_set():
-                raise Cancelled("duyệt đã bị huỷ")
-            result = publish_package(
-                ws,
-                store,
-                PackageInput(
-                    bulletin=stored.bulletin,
-                    bulletin_id=bulletin_id,
-                    items=items,
-                    programme=programme,
-                    voice_engine=voice.engine,
-                    profiles=profiles,
-                ),
-                key,
-                actor=f"tui (key {key.name})",
-                on_progress=lambda f, w: progress(0.3 + 0.7 * f, w),
-            )
-            store.save_bulletin(stored.bulletin, bulletin_id=bulletin_id, state="approved", actor="tui")
+            result = approve_bulletin(
+                ws, store, bulletin_id, key, registry=app.voice_registry(),
+                voice_id=app.desk.voice_for(bulletin_id, ws.settings.default_voice), profiles=profiles,
+                actor=f"tui (key {key.name})", cancel=cancel,
+                on_progress=lambda f, w: self.post_message(RenderProgress(f, w)))
         self.app.call_from_thread(self.approved, result.path, result.manifest.sequence)
 
     @on(RenderProgress)
