@@ -102,7 +102,8 @@ def limit_true_peak(samples: NDArray, rate: int, *, ceiling_dbtp: float, lookahe
     _finite_check(x)
     if x.shape[0] == 0:
         return _restore_shape(x, samples)
-    if float(true_peak_envelope(x, rate).max()) <= 10.0 ** (ceiling_dbtp / 20.0):
+    envelope = true_peak_envelope(x, rate)  # computed once: the check and the needed gain both use it
+    if float(envelope.max()) <= 10.0 ** (ceiling_dbtp / 20.0):
         return _restore_shape(x, samples)
     width = 2 * max(1, round(lookahead_ms * rate / 1000.0)) + 1
     a = math.exp(-1.0 / (release_ms * rate / 1000.0))
@@ -114,8 +115,7 @@ def limit_true_peak(samples: NDArray, rate: int, *, ceiling_dbtp: float, lookahe
         held = minimum_filter1d(needed, size=width, mode="nearest")
         return uniform_filter1d(held, size=width, mode="nearest")
 
-    reduction_db = -20.0 * np.log10(np.minimum(smoothed(np.minimum(1.0, aim / np.maximum(
-        true_peak_envelope(x, rate), 1e-12))), 1.0))
+    reduction_db = -20.0 * np.log10(np.minimum(smoothed(np.minimum(1.0, aim / np.maximum(envelope, 1e-12))), 1.0))
     released = lfilter([1.0 - a], [1.0, -a], reduction_db)
     gain = 10.0 ** (-np.maximum(reduction_db, released) / 20.0)
     over_db = 0.0
@@ -265,14 +265,12 @@ def normalize(samples: NDArray, rate: int, *, target_lufs: float, true_peak_dbtp
         raise AudioFormatError("cannot normalize: the audio is silent (every 400 ms block is below "
                                "the −70 LUFS gate)")
     gain_db = target_lufs - first.integrated_lufs
-    ceiling = 10.0 ** (true_peak_dbtp / 20.0)
     best: tuple[float, NDArray[np.float32], LoudnessReport] | None = None
     tried: list[tuple[float, float]] = []  # (gain dB, integrated LUFS)
     for _ in range(max_passes):
-        y = apply_gain_db(x, gain_db)
-        if float(true_peak_envelope(y, rate).max()) > ceiling:
-            y = limit_true_peak(y, rate, ceiling_dbtp=true_peak_dbtp, lookahead_ms=lookahead_ms,
-                                release_ms=release_ms)
+        # the limiter returns its input untouched when nothing is over the ceiling
+        y = limit_true_peak(apply_gain_db(x, gain_db), rate, ceiling_dbtp=true_peak_dbtp, lookahead_ms=lookahead_ms,
+                            release_ms=release_ms)
         report = measure(y, rate)
         error = target_lufs - report.integrated_lufs
         if report.true_peak_dbtp <= true_peak_dbtp + 1e-9 and (best is None or abs(error) < best[0]):

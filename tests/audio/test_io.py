@@ -270,3 +270,21 @@ def test_written_files_get_ordinary_permissions(tmp_path: Path) -> None:
         os.umask(old)
     for name in ("a.wav", "b.wav"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644  # not mkstemp's 0o600
+
+
+def test_mp3_file_carries_the_level_it_was_given() -> None:
+    """Regression: libsndfile's CBR MP3 encoder scales by −0.45 dB, so every MP3 rendition needed a
+    second encode; the writer now measures that gain once and undoes it."""
+    import tempfile
+
+    from studio.audio.io import mp3_encoder_gain_db, write_audio
+
+    assert mp3_encoder_gain_db(48000, 1, 0.7778) == pytest.approx(-0.45, abs=0.2)
+    rate = 48000
+    t = np.arange(5 * rate) / rate
+    tone = (0.1 * np.sin(2 * np.pi * 997 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t))).astype(np.float32)
+    with tempfile.TemporaryDirectory() as folder:
+        report = write_audio(Path(folder) / "t.mp3", tone, rate, bitrate_kbps=96)
+    from studio.audio.loudness import measure
+
+    assert report.integrated_lufs == pytest.approx(measure(tone, rate).integrated_lufs, abs=0.1)
