@@ -10,16 +10,22 @@ on every change. Must not import tts/audio/package.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from studio.config import Settings, shipped_dir
 from studio.errors import ConfigError, InputError
@@ -93,21 +99,142 @@ def find_asset(name: str, extra_dir: Path | None = None) -> Path:
                       f"available: {', '.join(known) or 'none'}")
 
 
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, plus limits on `*` and `**`, which the stock sandbox leaves unbounded
-    ('x' * 10**9 would allocate a gigabyte while rendering)."""
+MAX_LOOP_STEPS = 100_000
+"""Loop iterations one rendered field may take, all loops together (nested loops multiply)."""
+_WIDTH = re.compile(r"%[-+ #0]*(\d+|\*)|\{[^{}]*:[^{}]*?(\d+)[^{}]*\}")
+_LOOP_BUDGET: ContextVar[list[int]] = ContextVar("studio_template_loop_budget")
 
-    intercepted_binops = frozenset({"*", "**"})
+
+def _too_big(value: Any) -> bool:
+    return isinstance(value, str | list | tuple | dict) and len(value) > MAX_TEXT_CHARS
+
+
+def _check_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """A width, count or size over MAX_TEXT_CHARS ('x'.ljust(10**9), center(10**9), lipsum(10**6),
+    slice(10**9)) cannot belong in a bulletin field; refused before the call allocates it."""
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_TEXT_CHARS:
+            raise SecurityError(f"the number {value} is too large for a template")
+
+
+def _check_format(fmt: Any) -> None:
+    """'%1000000000s' and '{:>1000000000}' pad to a gigabyte: refuse such widths and '*' widths."""
+    if isinstance(fmt, str):
+        for m in _WIDTH.finditer(fmt):
+            width = m.group(1) or m.group(2)
+            if width == "*" or int(width) > MAX_TEXT_CHARS:
+                raise SecurityError(f"the format width in {fmt[:40]!r} is too large for a template")
+
+
+def _check_product(obj: Any, name: str, args: tuple[Any, ...]) -> None:
+    """replace() and join() multiply sizes: 'x'*99999 with each 'x' replaced by 'x'*99999 is 10^10."""
+    if name == "replace" and len(args) >= 2 and isinstance(obj, str) and isinstance(args[1], str):
+        if len(obj) * max(len(args[1]), 1) > MAX_TEXT_CHARS * 10 and args[0] != "":
+            raise SecurityError("replace() would make a text too large for a template")
+    if name == "join" and args and isinstance(args[0], list | tuple | range):
+        sep = obj if isinstance(obj, str) else (args[1] if len(args) > 1 else "")
+        if isinstance(sep, str) and len(args[0]) * len(sep) > MAX_TEXT_CHARS:
+            raise SecurityError("join() would make a text too large for a template")
+
+
+MAX_INT_BITS = 10_000
+"""Integers past this (~3,000 digits) are refused: str() fails past 4,300 digits, and loops of
+multiplications on growing integers take quadratic time."""
+
+
+def _checked_result(value: Any) -> Any:
+    if _too_big(value):
+        raise SecurityError(f"a value of {len(value)} elements is too large for a template")
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise SecurityError("a number too large for a template")
+    return value
+
+
+def _loop(iterable: Any) -> Iterator[Any]:
+    """What every {% for %} iterates through (see _Bounded): counts against the field's budget."""
+    budget = _LOOP_BUDGET.get()
+    for value in iterable:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SecurityError(f"the template loops more than {MAX_LOOP_STEPS} times")
+        yield value
+
+
+def _concat(parts: list[Any]) -> str:
+    """What `a ~ b` becomes (see _Bounded): the joined text, refused past the size limit."""
+    return _checked_result("".join(str(p) for p in parts))
+
+
+class _Bounded(NodeTransformer):
+    """Rewrites a parsed template so its work is bounded: every loop's iterable goes through `_loop`
+    (an iteration budget shared by nested loops) and every `~` through `_concat` (a size limit)."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:  # noqa: N802 - the NodeTransformer protocol
+        node = self.generic_visit(node)
+        node.iter = nodes.Call(nodes.Name("_studio_loop", "load"), [node.iter], [], None, None)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
+        node = self.generic_visit(node)
+        return nodes.Call(nodes.Name("_studio_concat", "load"), [nodes.List(node.nodes)], [], None, None)
+
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, plus bounds the stock sandbox leaves out: on `*`, `**`, `+` and `%`, on the
+    numbers passed to methods, functions and filters, on format widths, on the size of what calls
+    return, and (with `_Bounded`) on loop iterations and `~`. Rendering is bounded in time and memory."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.globals.update(_studio_loop=_loop, _studio_concat=_concat)
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > 64:
                 raise SecurityError(f"exponent {right} is too large for a template")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() * right > MAX_INT_BITS:
+                raise SecurityError("a number too large for a template")
             return left ** right
+        if operator == "+":
+            return _checked_result(left + right)
+        if operator == "%":
+            _check_format(left)
+            return _checked_result(left % right)
         for seq, count in ((left, right), (right, left)):
             if isinstance(seq, str | list | tuple) and isinstance(count, int) and len(seq) * count > MAX_TEXT_CHARS:
                 raise SecurityError("repeating a text that many times is not allowed in a template")
-        return left * right
+        return _checked_result(left * right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        if not getattr(__obj, "_studio_format", False):  # str.format's values may be large numbers
+            _check_args(args, kwargs)
+        _check_product(getattr(__obj, "__self__", None), getattr(__obj, "__name__", ""), args)
+        return _checked_result(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value: Any) -> Any:
+        _check_format(getattr(value, "__self__", None))
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            wrapped._studio_format = True  # type: ignore[attr-defined]
+        return wrapped
+
+
+def _bounded_filter(name: str, func: Any) -> Any:
+    @functools.wraps(func)  # keeps jinja's pass_context/pass_environment marks
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        values = [a for a in args if not isinstance(a, SandboxedEnvironment | Context | EvalContext)]
+        if name == "format" and values:
+            _check_format(values[0])  # its arguments are the values formatted, large numbers included
+        else:
+            _check_args(tuple(values[1:]), kwargs)  # the filtered value itself may be a large number
+        if name in ("replace", "join") and values:
+            _check_product(values[0], name, tuple(values[1:]) if name == "replace" else tuple(values))
+        return _checked_result(func(*args, **kwargs))
+
+    return bounded
 
 
 _ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
@@ -212,10 +339,21 @@ def order_items(items: list[tuple[int, SourceItem]]) -> list[tuple[int, SourceIt
 
 
 def _render(template: Template, key: str, context: dict[str, Any]) -> str:
+    token = _LOOP_BUDGET.set([MAX_LOOP_STEPS])
     try:
-        text = _ENV.from_string(getattr(template, key)).render(**context)
+        compiled = _ENV.from_string(_Bounded().visit(_ENV.parse(getattr(template, key))))
+        text = compiled.render(**context)
     except (TemplateError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
         raise ConfigError(f"{template.path}: field {key!r}: {exc}") from exc
+    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:  # {{ 1 + 'a' }}, {{ 1 // 0 }},
+        # {% include %} (no loader): the template's own runtime error, not studio's
+        raise ConfigError(f"{template.path}: field {key!r}: {type(exc).__name__}: {exc}") from exc
+    except RecursionError:  # a macro calling itself
+        raise ConfigError(f"{template.path}: field {key!r}: recursion too deep (a macro calling itself?)") from None
+    except MemoryError:  # a size no check could see in advance (a join over a generator): malloc refused it
+        raise ConfigError(f"{template.path}: field {key!r}: needs more memory than a template may use") from None
+    finally:
+        _LOOP_BUDGET.reset(token)
     if len(text) > MAX_TEXT_CHARS:
         raise ConfigError(f"{template.path}: field {key!r} renders to {len(text)} characters "
                           f"(more than {MAX_TEXT_CHARS}): check its loops")

@@ -322,7 +322,8 @@ class Converter:
                 wall_s=time.perf_counter() - start,
             )
         result = _with_wall(result, time.perf_counter() - start)
-        self.jobs.record_conversion(key, self.out_dir, str(path), result.output or "", result.ledger())
+        if self.options.audio_only:  # a package recorded itself just before it became visible (_package)
+            self.jobs.record_conversion(key, self.out_dir, str(path), result.output or "", result.ledger())
         return result
 
     def _convert(
@@ -377,6 +378,7 @@ class Converter:
         self, path: Path, key: str, bulletin: Bulletin, items: Sequence[SourceItem], programme: Programme
     ) -> ConvertResult:
         from studio.package.assemble import PackageInput, publish_package
+        from studio.package.manifest import Manifest
         from studio.package.signing import load_key
         from studio.store import Store
 
@@ -392,6 +394,28 @@ class Converter:
             voice_engine=self.voice.engine,
             profiles=(self.profile.id,),
         )
+        def result(final: Path, manifest: Manifest) -> ConvertResult:
+            (rendition,) = manifest.renditions
+            return ConvertResult(
+                input=str(path),
+                status=CONVERTED,
+                output=str(final),
+                duration_s=rendition.duration_s,
+                content_key=key,
+                files=tuple(str(final / f.path) for f in manifest.files),
+                loudness={
+                    "integrated_lufs": rendition.integrated_lufs,
+                    "true_peak_dbtp": rendition.true_peak_dbtp,
+                    "loudness_range_lu": rendition.loudness_range_lu,
+                },
+            )
+
+        def record(final: Path, manifest: Manifest) -> None:
+            # Recorded before the package becomes visible: killed after the rename, the next run skips
+            # this input instead of publishing a second package for it (killed before, the output does
+            # not exist and the input is converted again).
+            self.jobs.record_conversion(key, self.out_dir, str(path), str(final), result(final, manifest).ledger())
+
         with Store(self.workspace.db_path) as store:
             published = publish_package(
                 _OutboxWorkspace(self.workspace.home, self.workspace.settings, self.out_dir),
@@ -399,22 +423,9 @@ class Converter:
                 data,
                 self._key,
                 actor=f"convert (key {self.key_name})",
+                before_publish=record,
             )
-        (rendition,) = published.manifest.renditions
-        files = tuple(str(published.path / f.path) for f in published.manifest.files)
-        return ConvertResult(
-            input=str(path),
-            status=CONVERTED,
-            output=str(published.path),
-            duration_s=rendition.duration_s,
-            content_key=key,
-            files=files,
-            loudness={
-                "integrated_lufs": rendition.integrated_lufs,
-                "true_peak_dbtp": rendition.true_peak_dbtp,
-                "loudness_range_lu": rendition.loudness_range_lu,
-            },
-        )
+        return result(published.path, published.manifest)
 
 
 @dataclass(frozen=True, slots=True)

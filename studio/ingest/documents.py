@@ -15,6 +15,7 @@ import re
 import unicodedata
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 from studio.errors import InputError
@@ -79,16 +80,21 @@ def _priority(lines: list[str]) -> Priority:
 
 def _decode(raw: bytes, name: str) -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: broken UTF-16 text (byte {exc.start}); save the file as UTF-8 text") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{name}: not UTF-8 (byte {exc.start}); save the file as UTF-8 text") from None
 
 
-_MD_INLINE = ((re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"), (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),
-              (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"), (re.compile(r"(?<!\w)[*_](.+?)[*_](?!\w)"), r"\1"),
-              (re.compile(r"`([^`]*)`"), r"\1"))
+# Spans are bounded ({1,300}): unbounded, a long line of "[" or "*a " made these quadratic (minutes per line).
+_MD_INLINE = ((re.compile(r"!\[([^\]]{0,300})\]\([^)]{0,2000}\)"), r"\1"),
+              (re.compile(r"\[([^\]]{1,300})\]\([^)]{0,2000}\)"), r"\1"),
+              (re.compile(r"(\*\*|__)(.{1,300}?)\1"), r"\2"), (re.compile(r"(?<!\w)[*_](.{1,300}?)[*_](?!\w)"), r"\1"),
+              (re.compile(r"`([^`]{0,300})`"), r"\1"))
 
 
 def _clean_markdown(line: str) -> str:
@@ -139,6 +145,45 @@ def _split_lines(text: str, *, markdown: bool) -> tuple[str, list[str], list[str
     return title, [p for p in paragraphs if p], _head(lines)
 
 
+MAX_DOCX_UNZIPPED = 256 * 1024 * 1024
+"""What a .docx may unpack to in all (python-docx holds every part in memory): far above any notice
+with photos, far below a zip bomb (a 1 MB file whose document.xml inflates to gigabytes)."""
+MAX_DOCX_XML_PART = 64 * 1024 * 1024
+"""One XML part (document.xml) unpacked: lxml builds a tree several times this size."""
+
+
+def _check_unzipped_size(raw: bytes, name: str) -> None:
+    """Refuse a .docx whose parts would unpack past the limits, before python-docx inflates them.
+
+    The declared sizes are checked first; then every member is inflated in small chunks (zipfile
+    stops at the declared size and fails on the CRC), so a member lying about its size is refused as
+    corrupt here. python-docx reads whole members at once: a lying 1 GiB member would be inflated
+    in full in memory before zipfile truncated it.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            infos = archive.infolist()
+            _check_declared(infos, name)
+            for info in infos:
+                with archive.open(info) as member:
+                    while member.read(1 << 16):
+                        pass
+    except (zipfile.BadZipFile, ValueError, OSError, zlib.error, EOFError, NotImplementedError) as exc:
+        raise InputError(f"{name}: not a readable .docx (corrupt or not a Word file): {exc}") from None
+
+
+def _check_declared(infos: list[zipfile.ZipInfo], name: str) -> None:
+    total = sum(info.file_size for info in infos)
+    largest = max((i for i in infos if i.filename.endswith((".xml", ".rels"))), key=lambda i: i.file_size,
+                  default=None)
+    if total > MAX_DOCX_UNZIPPED:
+        raise InputError(f"{name}: refused: the .docx unpacks to {total} bytes, over the {MAX_DOCX_UNZIPPED} "
+                         "byte limit (a zip bomb, or not a notice)")
+    if largest is not None and largest.file_size > MAX_DOCX_XML_PART:
+        raise InputError(f"{name}: refused: its part {largest.filename} unpacks to {largest.file_size} bytes, "
+                         f"over the {MAX_DOCX_XML_PART} byte limit for one XML part (a zip bomb?)")
+
+
 def _docx(raw: bytes, name: str) -> tuple[str, list[str], list[str]]:
     if raw.startswith(_CFB_MAGIC):
         raise InputError(f"{name}: the document is password-protected (encrypted) or an old Word 97-2003 "
@@ -147,9 +192,12 @@ def _docx(raw: bytes, name: str) -> tuple[str, list[str], list[str]]:
     from docx.opc.exceptions import PackageNotFoundError
     from lxml.etree import XMLSyntaxError
 
+    _check_unzipped_size(raw, name)
     try:
         document = docx.Document(io.BytesIO(raw))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+    # zlib.error: a damaged deflate stream; NotImplementedError: a compression method zipfile lacks.
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, zlib.error, EOFError,
+            NotImplementedError) as exc:
         raise InputError(f"{name}: not a readable .docx (corrupt or not a Word file): {exc}") from None
     except XMLSyntaxError as exc:  # a damaged part inside the zip
         raise InputError(f"{name}: the .docx is damaged: {exc}") from None

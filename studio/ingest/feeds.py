@@ -114,9 +114,14 @@ def _item(entry: Any, source: str, location: str) -> SourceItem:
         raise InputError(f"{location}: entry {title!r} has no text (no summary or content)")
     source_id = _entry_id(entry) or hashlib.sha256(title.encode("utf-8")).hexdigest()[:16]
     published = None
-    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    # dict.get: feedparser's own get() maps a missing updated_parsed to published_parsed with a
+    # DeprecationWarning (its issue 310) when a <pubDate> is present but unparseable.
+    stamp = entry.get("published_parsed") or dict.get(entry, "updated_parsed")
     if stamp:  # feedparser gives UTC struct_time
-        published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)
+        try:
+            published = datetime.fromtimestamp(calendar.timegm(stamp), tz=UTC)
+        except (ValueError, OverflowError, OSError):  # "year 0", year 99999: as if there were no date
+            published = None
     tags = [str(t.get("term", "")).strip() for t in entry.get("tags", []) if t.get("term")]
     priority = Priority.THONG_THUONG
     category = ""

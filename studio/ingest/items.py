@@ -47,6 +47,10 @@ def parse_bytes(raw: bytes, *, name: str, default_source: str = "") -> list[Pars
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except RecursionError:
+        raise InputError(f"{name}: invalid JSON: nested too deeply to be an item file") from None
+    except ValueError as exc:  # a number past Python's 4,300-digit limit for int()
+        raise InputError(f"{name}: invalid JSON: {exc}") from None
     if isinstance(data, dict) and "items" in data and isinstance(data["items"], list):
         entries, prefix = data["items"], f"{name}.items"
     elif isinstance(data, list):

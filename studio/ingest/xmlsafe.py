@@ -35,6 +35,8 @@ def parse_untrusted(raw: bytes, *, name: str, allow_doctype: bool = False) -> ET
                          f"{exc.sysid or exc.pubid!r}; nothing is fetched while reading input") from None
     except DefusedXmlException as exc:
         raise InputError(f"{name}: refused unsafe XML: {exc}") from None
+    except LookupError as exc:  # <?xml encoding="…"?> naming a codec Python does not have
+        raise InputError(f"{name}: the XML declares an unknown encoding ({exc}); send it as UTF-8") from None
     except ET.ParseError as exc:
         line, column = exc.position
         reason = str(exc).split(":", 1)[0]

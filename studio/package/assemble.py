@@ -152,6 +152,7 @@ def publish_package(
     actor: str | None = None,
     now: datetime | None = None,
     on_progress: ProgressCallback | None = None,
+    before_publish: Callable[[Path, Manifest], None] | None = None,
 ) -> PackageResult:
     """Build, sign and publish the package for `data` into the workspace outbox.
 
@@ -163,6 +164,7 @@ def publish_package(
         actor: who approves (default: the OS user and the key name).
         now: the creation time (tests).
         on_progress: (fraction, what) callback.
+        before_publish: (final path, manifest), called just before the package becomes visible.
 
     Returns:
         The published package.
@@ -305,7 +307,7 @@ def publish_package(
         )
 
     try:
-        path = build_package(workspace.outbox, package_id, fill, sign)
+        path = build_package(workspace.outbox, package_id, fill, sign, before_publish)
     except BaseException as exc:
         store.set_package_state(package_id, "failed", actor=actor, detail={"error": str(exc)[:500]})
         raise

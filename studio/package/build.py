@@ -25,6 +25,7 @@ def build_package(
     package_id: str,
     fill: Callable[[Path], Manifest],
     sign: Callable[[bytes], bytes] | None = None,
+    before_publish: Callable[[Path, Manifest], None] | None = None,
 ) -> Path:
     """Create `outbox/<package_id>/`.
 
@@ -35,6 +36,9 @@ def build_package(
             (whose `files` must list them); it runs before anything is visible.
         sign: given the exact manifest bytes, returns the `manifest.json.minisig` bytes. Without it the
             package is unsigned (only for tests of the layout; the verifier refuses such a package).
+        before_publish: called with the final path and the manifest once everything is written and
+            fsynced, just before the rename makes the package visible (a caller's record that must not
+            miss a published package: a kill after the rename then finds it).
 
     Returns:
         The published package folder.
@@ -71,6 +75,8 @@ def build_package(
                     os.fsync(fh.fileno())
         os.chmod(staging, 0o755)
         fsync_dir(staging)
+        if before_publish is not None:  # e.g. convert's ledger: written before the package can be seen
+            before_publish(final, manifest)
         os.rename(staging, final)
         fsync_dir(outbox)
     except BaseException:

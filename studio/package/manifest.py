@@ -223,6 +223,10 @@ class Manifest:
             )
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ManifestError(f"manifest: not valid UTF-8 JSON: {exc}") from exc
+        except RecursionError:
+            raise ManifestError("manifest: not valid JSON: nested too deeply") from None
+        except ValueError as exc:  # an integer past Python's 4,300-digit limit
+            raise ManifestError(f"manifest: not valid JSON: {exc}") from None
         return _parse_manifest(raw)
 
 

@@ -14,6 +14,7 @@ Must not import audio/tts/tui.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -71,6 +72,25 @@ def _lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except FileNotFoundError:
         return None
+    except OSError as exc:  # a name too long for the file system (ENAMETOOLONG), EACCES on a folder…
+        raise VerificationError("path", f"{path}: cannot be examined: {exc.strerror}") from None
+
+
+def _open_regular(path: Path) -> int:
+    """Open a file read-only without following a symlink or blocking on a FIFO swapped in after lstat;
+    the opened file itself must be a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VerificationError(
+                "symlink", f"{path}: is a symbolic link; packages hold regular files only"
+            ) from None
+        raise VerificationError("unreadable", f"{path}: cannot be opened: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise VerificationError("not-a-file", f"{path}: not a regular file")
+    return fd
 
 
 def _read_control(folder: Path, name: str, limit: int) -> bytes:
@@ -84,7 +104,7 @@ def _read_control(folder: Path, name: str, limit: int) -> bytes:
         raise VerificationError("not-a-file", f"{path}: not a regular file")
     if st.st_size > limit:
         raise VerificationError("oversized", f"{path}: {st.st_size} bytes, more than the {limit}-byte limit")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = _open_regular(path)
     with os.fdopen(fd, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
@@ -119,7 +139,7 @@ def _hash_file(folder: Path, rel: str, expected_size: int, max_file_bytes: int) 
         raise VerificationError("size", f"{current}: {st.st_size} bytes, the manifest says {expected_size}")
     h = hashlib.sha256()
     read = 0
-    fd = os.open(current, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = _open_regular(current)
     with os.fdopen(fd, "rb") as fh:
         while block := fh.read(min(1 << 20, expected_size + 1 - read)):
             read += len(block)

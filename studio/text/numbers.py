@@ -14,6 +14,8 @@ from functools import lru_cache
 
 DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 REGIONS = ("bac", "trung", "nam")
+MAX_GROUPED_DIGITS = 36
+"""A dot-grouped numeral longer than this (10^36, "tỷ tỷ tỷ tỷ") is read digit by digit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,10 @@ def read_numeral(text: str, region: str = "bac") -> str:
     if "." in text:
         groups = text.split(".")
         if len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:]) and groups[0]:
-            return sign + read_int(int("".join(groups)), region)
+            joined = "".join(groups)
+            if len(joined) > MAX_GROUPED_DIGITS:  # no amount is that long; int() refuses past 4,300 digits
+                return sign + read_digits(joined)
+            return sign + read_int(int(joined), region)
         whole, _, frac = text.partition(".")
         head = read_numeral(whole, region) if whole else "không"
         return sign + f"{head} chấm {read_fraction(frac.replace('.', ''), region)}"

@@ -44,20 +44,23 @@ class Sentence:
 _PARAGRAPHS = re.compile(r"\n\s*\n|\r\n\s*\r\n|\u2029")
 # A sentence ends at . ! ? … (with closing quotes/brackets) followed by space and then an
 # upper-case letter, a digit, an opening quote or bracket, or a dash.
-_END = re.compile(r"([.!?…]+[\"”’»)\]]*)(\s+)(?=[\"“‘«(\[\-–—]?[^\W_a-zà-ỹđ]|$)")
+# Matches start only at the head of a run of marks, taken whole: a long run ("......" in forms)
+# stays linear instead of being re-scanned from each of its characters.
+_END = re.compile(r"(?<![.!?…])([.!?…]++[\"”’»)\]]*)(\s+)(?=[\"“‘«(\[\-–—]?[^\W_a-zà-ỹđ]|$)")
 _CLAUSE = re.compile(r"([,;:])(\s+)")
 _TITLES_ALT = "|".join(re.escape(t) for t in sorted(TITLES, key=len, reverse=True))
 _TITLE_TAIL = re.compile(r"(?:^|[\s(])(" + _TITLES_ALT + r"|[A-ZĐ])\.$")
+# Searched on the last few characters only: on the whole head it is quadratic ("A. A. A. …").
+_TITLE_SPAN = max(len(t) for t in TITLES) + 2
 
 
 def _split_sentences(paragraph: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     for m in _END.finditer(paragraph):
-        head = paragraph[start:m.end(1)]
-        if _TITLE_TAIL.search(head):
+        if _TITLE_TAIL.search(paragraph[max(start, m.end(1) - _TITLE_SPAN):m.end(1)]):
             continue  # "TP. Hồ Chí Minh", "TS. Nguyễn": the dot belongs to the abbreviation
-        pieces.append(head.strip())
+        pieces.append(paragraph[start:m.end(1)].strip())
         start = m.end()
     tail = paragraph[start:].strip()
     if tail:
