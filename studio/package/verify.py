@@ -154,9 +154,12 @@ def _hash_file(folder: Path, rel: str, expected_size: int, max_file_bytes: int) 
 
 
 def _walk(folder: Path) -> set[str]:
-    """Every non-folder entry under `folder`, relative; symlinks (to anything) are refused."""
+    """Every non-folder entry under `folder`, relative; symlinks (to anything) and empty folders are refused."""
     found: set[str] = set()
     for root, dirs, files in os.walk(folder, followlinks=False):
+        if not dirs and not files and Path(root) != folder:
+            # spec §2: the folder holds only listed files; a folder can only exist to hold some
+            raise VerificationError("unlisted-file", f"{root}: an empty folder, not in the manifest")
         for name in dirs + files:
             path = Path(root) / name
             st = os.lstat(path)

@@ -265,3 +265,10 @@ def test_special_files_anywhere_are_not_a_file(pkg: tuple) -> None:
     os.mkfifo(folder / MANIFEST_NAME)
     with _deadline(3):
         assert _reason(folder, keys) == "not-a-file"
+
+
+def test_empty_sub_folder_is_refused(pkg: tuple) -> None:
+    """Regression: an empty folder inside a package verified, though spec §2 allows only listed files."""
+    folder, keys, _ws = pkg
+    (folder / "extra" / "deeper").mkdir(parents=True)
+    assert _reason(folder, keys) == "unlisted-file"
