@@ -226,14 +226,15 @@ def render_rendition(programme: Programme, profile: DestinationProfile, path: Pa
 
 
 def speak(workspace: Workspace, text: str, voice_id: str, output: Path) -> Rendered:
-    """Speak `text` (written form; normalized here) with `voice_id` into the WAV file `output`.
+    """Speak `text` (written form; normalized here with the workspace lexicon) into the WAV file `output`.
 
     Raises:
         ConfigError: unknown voice. EngineError: the engine failed. AudioError: cannot write.
     """
-    registry = VoiceRegistry(workspace.voices_dir)
-    voice = registry.get(voice_id)
-    rendered = synthesize_cached(registry, voice.id, text, workspace.cache_dir)
+    from studio.text import load_lexicon
+
+    rendered = synthesize_cached(VoiceRegistry(workspace.voices_dir), voice_id, text, workspace.cache_dir,
+                                 lexicon=load_lexicon(workspace.lexicon_path))
     audio_io.write_audio(output, rendered.samples, rendered.sample_rate)
     return rendered
 

@@ -42,3 +42,19 @@ def test_say_regions_differ(tmp_path: Path) -> None:
         assert CliRunner().invoke(main, ["say", SENTENCE, "-o", str(out), "--voice", voice]).exit_code == 0
         lengths[voice] = sf.info(str(out)).frames
     assert lengths["vi-bac"] != lengths["vi-nam"]
+
+
+def test_say_reads_with_the_workspace_lexicon(tmp_path: Path) -> None:
+    """Regression: `studio say` spoke with the shipped lexicon only, unlike bulletins."""
+    from studio.config import open_workspace
+    from studio.text.lexicon import add_entry
+
+    ws = open_workspace(tmp_path / "ws")
+    (ws.voices_dir / "fake.toml").write_text('id = "fake"\nname = "Giọng thử"\nengine = "fake"\n', encoding="utf-8")
+    args = ["--home", str(ws.home), "say", "Họp HTXNN.", "--voice", "fake", "-o"]
+    assert CliRunner().invoke(main, [*args, str(tmp_path / "a.wav")]).exit_code == 0
+    add_entry(ws.lexicon_path, "HTXNN", "hợp tác xã nông nghiệp")
+    assert CliRunner().invoke(main, [*args, str(tmp_path / "b.wav")]).exit_code == 0
+    # spelled "hát tê ích en en" → "hợp tác xã nông nghiệp": 6 more characters at 60 ms each
+    extra_s = (sf.info(str(tmp_path / "b.wav")).frames - sf.info(str(tmp_path / "a.wav")).frames) / 48000
+    assert extra_s == pytest.approx(0.36, abs=0.1)

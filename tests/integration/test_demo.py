@@ -98,8 +98,9 @@ def test_store_records_items_bulletin_package(demo_home: tuple[Path, str]) -> No
         }
 
 
-def test_demo_twice_dedups_items_and_numbers_packages(demo_home: tuple[Path, str]) -> None:
-    """A second run finds the items already stored and publishes package number 2."""
+def test_unknown_voice_fails_before_any_work_and_loses_nothing(demo_home: tuple[Path, str]) -> None:
+    """A second demo run with a voice that does not exist stops with exit 2 and the voice list; the
+    items and the package of the first run are untouched and nothing new is stored."""
     home = demo_home[0]
     result = CliRunner().invoke(
         main, ["--home", str(home), "demo", "--voice", "fake"], catch_exceptions=False
