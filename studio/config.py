@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from studio.errors import ConfigError, StoreError
+from studio.errors import ConfigError, StoreError, storage_error
 from studio.models import nfc
 
 APP_NAME = "studio"
@@ -128,7 +128,8 @@ def open_workspace(home: Path | str | None = None, *, create: bool = True) -> Wo
             for sub in ("", "outbox", "cache", "voices", "inbox", "keys"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"{root}: cannot create the workspace folder: {exc.strerror}") from exc
+            raise (storage_error(exc, root)
+                   or StoreError(f"{root}: cannot create the workspace folder: {exc.strerror}")) from exc
     elif not root.is_dir():
         raise ConfigError(f"{root}: workspace folder does not exist")
     path = Path(os.environ.get("STUDIO_CONFIG_FILE", root / SETTINGS_FILE))
@@ -148,9 +149,19 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
     """Write `data` to `path` atomically: temp file in the same folder, fsync, rename, fsync the folder.
 
     A crash leaves either the old file or the new one, never a torn one.
+
+    Raises:
+        DiskFullError, ReadOnlyError: the disk is full or read-only (the old file, if any, is untouched and
+            no temp file is left behind); other OSErrors as they are.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        mapped = storage_error(exc, path)
+        if mapped is None:
+            raise
+        raise mapped from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -159,8 +170,11 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> N
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        mapped = storage_error(exc, path) if isinstance(exc, OSError) else None
+        if mapped is not None:
+            raise mapped from exc
         raise
     fsync_dir(path.parent)
 

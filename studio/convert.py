@@ -294,11 +294,17 @@ class Converter:
         force: bool = False,
         cancel: Event | None = None,
         on_progress: ProgressCallback | None = None,
+        lease: tuple[int, str] | None = None,
     ) -> ConvertResult:
         """Convert one input, or skip it when unchanged. Never raises a StudioError: failures are results.
 
+        Args:
+            lease: (job id, lease) of the queued job doing this: its package is published only while the
+                job is still this worker's (see JobStore.record_conversion).
+
         Raises:
-            Cancelled: `cancel` was set (the caller decides what a cancelled input means).
+            Cancelled: `cancel` was set (the caller decides what a cancelled input means); LeaseLost (a
+                Cancelled) when the job was taken over by another worker before publishing.
         """
         start = time.perf_counter()
         key = ""
@@ -309,7 +315,7 @@ class Converter:
                 if skipped is not None:
                     return skipped
             result = self._convert(
-                path, key, output_name or path.stem, cancel=cancel, on_progress=on_progress
+                path, key, output_name or path.stem, cancel=cancel, on_progress=on_progress, lease=lease
             )
         except Cancelled:
             raise
@@ -327,7 +333,14 @@ class Converter:
         return result
 
     def _convert(
-        self, path: Path, key: str, name: str, *, cancel: Event | None, on_progress: ProgressCallback | None
+        self,
+        path: Path,
+        key: str,
+        name: str,
+        *,
+        cancel: Event | None,
+        on_progress: ProgressCallback | None,
+        lease: tuple[int, str] | None = None,
     ) -> ConvertResult:
         from studio import produce
 
@@ -349,7 +362,7 @@ class Converter:
         if self.options.audio_only:
             result = self._audio_only(path, key, name, bulletin, programme)
         else:
-            result = self._package(path, key, bulletin, items, programme)
+            result = self._package(path, key, bulletin, items, programme, lease=lease)
         if on_progress is not None:
             on_progress(1.0, "xong")
         return result
@@ -375,7 +388,14 @@ class Converter:
         )
 
     def _package(
-        self, path: Path, key: str, bulletin: Bulletin, items: Sequence[SourceItem], programme: Programme
+        self,
+        path: Path,
+        key: str,
+        bulletin: Bulletin,
+        items: Sequence[SourceItem],
+        programme: Programme,
+        *,
+        lease: tuple[int, str] | None = None,
     ) -> ConvertResult:
         from studio.package.assemble import PackageInput, publish_package
         from studio.package.manifest import Manifest
@@ -414,7 +434,11 @@ class Converter:
             # Recorded before the package becomes visible: killed after the rename, the next run skips
             # this input instead of publishing a second package for it (killed before, the output does
             # not exist and the input is converted again).
-            self.jobs.record_conversion(key, self.out_dir, str(path), str(final), result(final, manifest).ledger())
+            # A queued job's lease is checked in the same transaction: a worker that was frozen past
+            # stale_after_s while another did its job publishes nothing (LeaseLost removes the staging).
+            self.jobs.record_conversion(
+                key, self.out_dir, str(path), str(final), result(final, manifest).ledger(), lease=lease
+            )
 
         with Store(self.workspace.db_path) as store:
             published = publish_package(

@@ -12,6 +12,11 @@ Must not import dispatch/tui; of the package stage only the caption writers.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
+import re
+import shutil
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -242,6 +247,68 @@ def speak(workspace: Workspace, text: str, voice_id: str, output: Path) -> Rende
 _SUFFIX = {"wav": ".wav", "mp3": ".mp3", "flac": ".flac", "ogg": ".ogg", "opus": ".opus"}
 
 
+_RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
+"""A render run's id, and the name of its folder (anything else in the folder is never swept)."""
+
+
+def _try_run_lock(path: Path) -> int | None:
+    """An exclusive flock on `path` (created when missing), or None when another process holds it. The
+    file must still be the one at the path once locked (another process may have removed it)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return None
+            raise
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
+def _release_run_lock(path: Path, fd: int) -> None:
+    try:
+        if os.path.samestat(os.fstat(fd), os.stat(path)):
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sweep_render_runs(store: Store, folder: Path, bulletin_id: int) -> list[str]:
+    """Remove the run folders under `folder` (renders/bulletin-<id>/) that no render row records and no
+    live render owns: what renders killed (or failed) half-way left. A render holds `.<run id>.lock`
+    from before its folder exists until its rows are written, so a render running in another process is
+    never touched. Returns the run ids removed."""
+    if not folder.is_dir():
+        return []
+    names = {p.name for p in folder.iterdir() if p.is_dir() and not p.is_symlink()}
+    names |= {p.name[1:-5] for p in folder.glob(".*.lock")}
+    removed = []
+    for name in sorted(n for n in names - {r.run_id for r in store.renders(bulletin_id)} if _RUN_ID.fullmatch(n)):
+        lock = folder / f".{name}.lock"
+        fd = _try_run_lock(lock)
+        if fd is None:
+            continue  # a live render
+        try:
+            if any(r.run_id == name for r in store.renders(bulletin_id)):
+                continue  # recorded meanwhile, by a render that has just finished
+            run = folder / name
+            if run.is_dir() and not run.is_symlink():
+                shutil.rmtree(run)
+            removed.append(name)
+        finally:
+            _release_run_lock(lock, fd)
+    return removed
+
+
 @dataclass(frozen=True, slots=True)
 class RenderResult:
     """One render of a stored bulletin: the programme, its renditions and captions, where they are."""
@@ -262,9 +329,12 @@ def render_bulletin(workspace: Workspace, store: Store, bulletin_id: int, *, pro
     """Render stored bulletin `bulletin_id`: speech → programme → one rendition per profile + captions.
 
     Files go to `output_dir` (default `<workspace>/renders/bulletin-<id>/<run id>/`): `<profile>.<ext>`,
-    `captions.vtt`, `captions.srt`. Each rendition is recorded in the render history; the audit log
-    gets render.start, render.programme, one render.rendition per file, and render.done (or
-    render.cancelled / render.failed with the reason).
+    `captions.vtt`, `captions.srt`. The renditions of a run are recorded in the render history in one
+    transaction (a kill never leaves a run recorded in part); the audit log gets render.start,
+    render.programme, one render.rendition per file, and render.done (or render.cancelled /
+    render.failed with the reason). In the default folder, a render first removes the run folders of
+    this bulletin that no row records and no live render owns (sweep_render_runs: what killed, failed
+    or cancelled renders left).
 
     Args:
         workspace: the workspace (voices, cache, lexicon, templates, settings).
@@ -281,10 +351,10 @@ def render_bulletin(workspace: Workspace, store: Store, bulletin_id: int, *, pro
     Raises:
         StoreError: no such bulletin. ConfigError: unknown profile, voice or asset. InputError: a
         profile this stage cannot write (mp4 belongs to the package stage). EngineError, AudioError.
-        Cancelled: `cancel` was set (files of this run already written are left, and not recorded).
+        Cancelled: `cancel` was set (files of this run already written are left, and not recorded; in
+        the default folder the next render of the bulletin removes them).
     """
     from studio.audio.profiles import get_profile
-    from studio.package.captions import write_captions
 
     if not profiles:
         raise InputError("render: no destination profile given")
@@ -299,7 +369,29 @@ def render_bulletin(workspace: Workspace, store: Store, bulletin_id: int, *, pro
     voice_id = voice_id or workspace.settings.default_voice
     registry.get(voice_id)
     run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-    folder = output_dir or workspace.home / "renders" / f"bulletin-{bulletin_id}" / run_id
+    runs = workspace.home / "renders" / f"bulletin-{bulletin_id}"
+    lock: tuple[Path, int] | None = None
+    if output_dir is None:
+        runs.mkdir(parents=True, exist_ok=True)
+        fd = _try_run_lock(runs / f".{run_id}.lock")  # held from before the folder exists until recorded
+        assert fd is not None, "a fresh run id is locked by nobody"
+        lock = (runs / f".{run_id}.lock", fd)
+    try:
+        if lock is not None:
+            sweep_render_runs(store, runs, bulletin_id)
+        return _render_run(workspace, store, bulletin_id, bulletin, chosen, voice_id, registry, run_id,
+                           output_dir or runs / run_id, cancel, on_progress, actor, profiles)
+    finally:
+        if lock is not None:
+            _release_run_lock(*lock)
+
+
+def _render_run(workspace: Workspace, store: Store, bulletin_id: int, bulletin: Bulletin,
+                chosen: list[DestinationProfile], voice_id: str, registry: VoiceRegistry, run_id: str,
+                folder: Path, cancel: Event | None, on_progress: ProgressCallback | None, actor: str,
+                profiles: Sequence[str]) -> RenderResult:
+    from studio.package.captions import write_captions
+
     folder.mkdir(parents=True, exist_ok=True)
     subject = f"bulletin:{bulletin_id}"
     store.audit(actor, "render.start", subject, {"run": run_id, "voice": voice_id, "profiles": list(profiles)})
@@ -325,11 +417,12 @@ def render_bulletin(workspace: Workspace, store: Store, bulletin_id: int, *, pro
                 on_progress(0.7 + 0.3 * n / len(chosen), f"bản {profile.id}")
             path = folder / f"{profile.id}{_SUFFIX[profile.container]}"
             renditions.append(render_rendition(programme, profile, path, title=bulletin.title))
-        for r in renditions:
-            store.add_render(bulletin_id, r.profile.id, r.path, duration_s=r.report.duration_s,
-                             integrated_lufs=r.report.integrated_lufs, true_peak_dbtp=r.report.true_peak_dbtp,
-                             voice_id=voice_id, run_id=run_id, captions=captions,
-                             synthesized=programme.synthesized, cached=programme.cached, actor=actor)
+        # One transaction for the whole run: killed half-way, a run is recorded completely or not at all.
+        store.add_renders(bulletin_id,
+                          [(r.profile.id, r.path, r.report.duration_s, r.report.integrated_lufs,
+                            r.report.true_peak_dbtp) for r in renditions],
+                          voice_id=voice_id, run_id=run_id, captions=captions,
+                          synthesized=programme.synthesized, cached=programme.cached, actor=actor)
     except Cancelled:
         store.audit(actor, "render.cancelled", subject, {"run": run_id})
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from studio.errors import StoreError
+from studio.errors import StoreError, storage_error
 from studio.models import Bulletin, ItemState, Priority, Segment, SourceItem, content_hash, nfc
 
 BUSY_TIMEOUT_S = 30.0
@@ -157,6 +158,14 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_package ON deliveries(package_id, target);
     """,
+    # Recovery after a kill (issue 10): what an approval was for (so re-running an interrupted approval
+    # finishes it instead of signing a second package), and why a package row ended as it did.
+    """
+    ALTER TABLE packages ADD COLUMN approval_key TEXT NOT NULL DEFAULT '';
+    ALTER TABLE packages ADD COLUMN note TEXT NOT NULL DEFAULT '';
+    CREATE INDEX packages_state ON packages(state);
+    CREATE INDEX packages_bulletin ON packages(bulletin_id)
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -236,6 +245,10 @@ class StoredPackage:
     path: str
     state: str
     created_at: str
+    approval_key: str = ""
+    """studio.package.assemble.approval_key of the approval that built it ('' for convert/jobs)."""
+    note: str = ""
+    """Why the package is in its state when that is not obvious (set by the recovery after a kill)."""
 
 
 @contextmanager
@@ -251,18 +264,93 @@ def write_transaction(db: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Co
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        raise StoreError(f"{path}: cannot start a write: {exc}") from exc
+        raise (storage_error(exc, path) or _busy_error(exc, path)
+               or StoreError(f"{path}: cannot start a write: {exc}")) from exc
     try:
         yield db
-    except BaseException:
-        db.execute("ROLLBACK")
+    except BaseException as exc:
+        _rollback(db)
+        mapped = storage_error(exc, path) if isinstance(exc, sqlite3.Error) else None
+        if mapped is not None:  # "database or disk is full" inside the transaction: nothing of it was kept
+            raise mapped from exc
         raise
     else:
         try:
             db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
+            _rollback(db)
+            raise (storage_error(exc, path) or StoreError(f"{path}: cannot commit: {exc}")) from exc
+
+
+def _busy_error(exc: sqlite3.Error, path: Path) -> StoreError | None:
+    """SQLITE_BUSY after the whole busy timeout (another process kept the write lock that long: stopped
+    inside a transaction, a tool holding the file) as a StoreError in Vietnamese, instead of SQLite's
+    bare "database is locked"; None for any other error."""
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return None
+    return StoreError(
+        f"{path}: một chương trình khác giữ quyền ghi kho dữ liệu quá {BUSY_TIMEOUT_S:g} giây nên chưa ghi "
+        "được; dữ liệu đã lưu không mất, hãy thử lại (another process held the write lock past the timeout)",
+        title="Kho dữ liệu đang bận")
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: on SQLITE_FULL or an I/O error SQLite may already have
+    rolled back, and a second ROLLBACK would raise and hide the real error."""
+    if db.in_transaction:
+        try:
             db.execute("ROLLBACK")
-            raise StoreError(f"{path}: cannot commit: {exc}") from exc
+        except sqlite3.Error:
+            pass
+
+
+def _enable_wal(db: sqlite3.Connection) -> None:
+    """PRAGMA journal_mode=WAL, retried while another connection holds the lock, up to the busy timeout.
+
+    Switching a new (empty, not yet WAL) database upgrades the pragma's read lock to a write lock, and
+    SQLite returns "database is locked" at once then, without calling the busy handler, when another
+    opener is switching or migrating the same new file (the TUI and two workers started on a fresh
+    workspace). Was: `Store()` failed with "cannot open the workspace database: database is locked".
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+
+def _connect(path: Path, *, immutable: bool = False) -> sqlite3.Connection:
+    target = f"{path.resolve().as_uri()}?immutable=1" if immutable else str(path)
+    db = sqlite3.connect(target, timeout=BUSY_TIMEOUT_S, isolation_level=None, uri=immutable)
+    try:
+        db.row_factory = sqlite3.Row
+        if not immutable:
+            _enable_wal(db)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _connect_on_unwritable_disk(path: Path, exc: sqlite3.OperationalError) -> sqlite3.Connection:
+    """Open `path` for reading when a read-only or full disk stops SQLite creating or growing the WAL
+    index (-shm): as immutable, which is exact only when no WAL is pending (every commit is in the main
+    file, as after the last connection closed). Writes through it fail as SQLITE_READONLY, which
+    storage_error reports as a read-only or full disk. Otherwise re-raises `exc`."""
+    wal = path.with_name(path.name + "-wal")
+    if storage_error(exc, path) is None or not path.is_file() or (wal.exists() and wal.stat().st_size > 0):
+        raise exc
+    return _connect(path, immutable=True)
 
 
 class Store:
@@ -275,14 +363,14 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
+            try:
+                self._db = _connect(path)
+            except sqlite3.OperationalError as exc:  # read-only or full disk: reading may still work
+                self._db = _connect_on_unwritable_disk(path, exc)
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the workspace database: {exc}") from exc
+            raise (storage_error(exc, path) or _busy_error(exc, path)
+                   or StoreError(f"{path}: cannot open the workspace database: {exc}")) from exc
 
     def close(self) -> None:
         self._db.close()
@@ -550,6 +638,28 @@ class Store:
                          "true_peak_dbtp": round(true_peak_dbtp, 2)})
             return render_id
 
+    def add_renders(self, bulletin_id: int, renditions: Sequence[tuple[str, Path, float, float, float]], *,
+                    voice_id: str = "", run_id: str = "", captions: Sequence[Path] = (), synthesized: int = 0,
+                    cached: int = 0, actor: str = "studio") -> list[int]:
+        """Record every rendition of one render run — (profile, path, duration_s, integrated_lufs,
+        true_peak_dbtp) each — in one transaction: a kill never leaves a run recorded in part."""
+        ids: list[int] = []
+        with self._write() as db:
+            for profile, path, duration_s, integrated_lufs, true_peak_dbtp in renditions:
+                cur = db.execute(
+                    """INSERT INTO renders (bulletin_id, profile, path, duration_s, integrated_lufs,
+                       true_peak_dbtp, created_at, voice_id, run_id, captions, synthesized, cached)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (bulletin_id, profile, str(path), duration_s, integrated_lufs, true_peak_dbtp, _now(),
+                     voice_id, run_id, json.dumps([str(c) for c in captions], ensure_ascii=False), synthesized,
+                     cached))
+                ids.append(int(cur.lastrowid or 0))
+                self._audit(db, actor, "render.rendition", f"bulletin:{bulletin_id}",
+                            {"render": ids[-1], "profile": profile, "path": str(path),
+                             "integrated_lufs": round(integrated_lufs, 2),
+                             "true_peak_dbtp": round(true_peak_dbtp, 2)})
+        return ids
+
     def renders(self, bulletin_id: int | None = None) -> list[StoredRender]:
         """Render history, newest first (of one bulletin, or all)."""
         sql, args = "SELECT * FROM renders", []
@@ -578,14 +688,21 @@ class Store:
             self._audit(db, actor, "package.build", f"package:{package_id}", {"sequence": sequence})
             return row_id
 
-    def packages(self) -> list[StoredPackage]:
-        rows = self._db.execute("SELECT * FROM packages ORDER BY id DESC").fetchall()
+    def packages(self, *, state: str | None = None, bulletin_id: int | None = None) -> list[StoredPackage]:
+        """Package rows, newest first (only those in `state` / of `bulletin_id` when given)."""
+        sql, args = "SELECT * FROM packages WHERE 1=1", []
+        if state is not None:
+            sql, args = sql + " AND state = ?", [*args, state]
+        if bulletin_id is not None:
+            sql, args = sql + " AND bulletin_id = ?", [*args, bulletin_id]
+        rows = self._db.execute(sql + " ORDER BY id DESC", args).fetchall()
         return [StoredPackage(id=r["id"], package_id=r["package_id"], issuer=r["issuer"], sequence=r["sequence"],
                               bulletin_id=r["bulletin_id"], priority=Priority(r["priority"]), path=r["path"],
-                              state=r["state"], created_at=r["created_at"]) for r in rows]
+                              state=r["state"], created_at=r["created_at"], approval_key=r["approval_key"],
+                              note=r["note"]) for r in rows]
 
     def reserve_package(self, package_id: str, *, issuer: str, bulletin_id: int | None, priority: Priority,
-                        path: Path, actor: str = "studio") -> int:
+                        path: Path, actor: str = "studio", approval_key: str = "") -> int:
         """Insert a package row in state 'building' and return its per-issuer sequence number.
 
         The number is taken in the same write transaction, so concurrent builds never share one, and
@@ -596,20 +713,36 @@ class Store:
             sequence = int(row[0] or 0) + 1
             db.execute(
                 """INSERT INTO packages (package_id, issuer, sequence, bulletin_id, priority, path, state,
-                   created_at) VALUES (?, ?, ?, ?, ?, ?, 'building', ?)""",
-                (package_id, issuer, sequence, bulletin_id, priority.value, str(path), _now()))
+                   created_at, approval_key) VALUES (?, ?, ?, ?, ?, ?, 'building', ?, ?)""",
+                (package_id, issuer, sequence, bulletin_id, priority.value, str(path), _now(), approval_key))
             self._audit(db, actor, "package.reserve", f"package:{package_id}", {"sequence": sequence})
             return sequence
 
     def set_package_state(self, package_id: str, state: str, *, actor: str = "studio",
-                          action: str | None = None, detail: dict[str, Any] | None = None) -> None:
-        """Move a package to `state`, auditing `action` (default 'package.<state>') with `detail`."""
+                          action: str | None = None, detail: dict[str, Any] | None = None,
+                          note: str | None = None, only_from: str | None = None) -> bool:
+        """Move a package to `state`, auditing `action` (default 'package.<state>') with `detail`.
+
+        `note` replaces the row's note; with `only_from` the row moves only if it is in that state
+        (returns False, and audits nothing, when it was not).
+        """
         with self._write() as db:
-            cur = db.execute("UPDATE packages SET state = ? WHERE package_id = ?", (state, package_id))
+            sql, args = "UPDATE packages SET state = ?", [state]
+            if note is not None:
+                sql, args = sql + ", note = ?", [*args, note]
+            sql, args = sql + " WHERE package_id = ?", [*args, package_id]
+            if only_from is not None:
+                if db.execute("SELECT 1 FROM packages WHERE package_id = ?", (package_id,)).fetchone() is None:
+                    raise StoreError(f"{self.path}: no package with id {package_id!r}")
+                sql, args = sql + " AND state = ?", [*args, only_from]
+            cur = db.execute(sql, args)
+            if cur.rowcount == 0 and only_from is not None:
+                return False
             if cur.rowcount == 0:
                 raise StoreError(f"{self.path}: no package with id {package_id!r}")
             self._audit(db, actor, action or f"package.{state}", f"package:{package_id}",
-                        {"state": state, **(detail or {})})
+                        {"state": state, **({"note": note} if note else {}), **(detail or {})})
+            return True
 
     def get_package(self, package_id: str) -> StoredPackage:
         for p in self.packages():

@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from mutagen import MutagenError
 from numpy.typing import NDArray
 
 from studio.audio.loudness import LoudnessMeter, LoudnessReport, _as_2d, _check_rate, measure
 from studio.config import fsync_dir
-from studio.errors import AudioError, AudioFormatError, InputError
+from studio.errors import AudioError, AudioFormatError, InputError, disk_error_at, storage_error
 from studio.models import DestinationProfile
 
 __all__ = [
@@ -512,9 +513,7 @@ def write_audio(path: Path, samples: NDArray, rate: int, *, format: str | None =
     if not path.parent.is_dir():
         raise InputError(f"{path}: the folder {path.parent} does not exist")
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f"{path.suffix}.tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _temp_beside(path, f"{path.suffix}.tmp")
     try:
         if fmt == "wav":
             report = loudness or measure(x, rate)
@@ -551,13 +550,25 @@ def write_audio(path: Path, samples: NDArray, rate: int, *, format: str | None =
             else:
                 _tag_vorbis_comments(tmp, fmt, title, language, report)
         _atomic_replace(tmp, path)
-    except sf.LibsndfileError as exc:
-        raise AudioError(f"{path}: the {fmt} encoder failed: {exc.error_string}") from exc
+    except sf.LibsndfileError as exc:  # says only "System error" on a full disk: look at the disk
+        raise (disk_error_at(path) or AudioError(f"{path}: the {fmt} encoder failed: {exc.error_string}")) from exc
     except OSError as exc:
-        raise AudioError(f"{path}: cannot write: {exc}") from exc
+        raise (storage_error(exc, path) or AudioError(f"{path}: cannot write: {exc}")) from exc
+    except MutagenError as exc:  # tagging the temp file: wraps the OSError of a full disk
+        raise (disk_error_at(path) or AudioError(f"{path}: cannot write the tags: {exc}")) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return report
+
+
+def _temp_beside(path: Path, suffix: str) -> Path:
+    """An empty temp file in the folder of `path` (so the final rename is atomic)."""
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        raise (storage_error(exc, path) or AudioError(f"{path}: cannot write: {exc}")) from exc
+    os.close(fd)
+    return Path(tmp_name)
 
 
 _CHANNEL_MASKS = {1: 0x4, 2: 0x3, 5: 0x37, 6: 0x3F}  # mono C; L R; L R C Ls Rs; L R C LFE Ls Rs
@@ -625,10 +636,9 @@ def write_wav_stream(path: Path, blocks: Iterable[NDArray], rate: int, channels:
                       originator_reference=originator_reference, origination=origination, loudness=None,
                       coding_history=history)
     loudness_at = 12 + len(fmt) + 8 + 412  # RIFF header, fmt chunk, bext id+size, fixed fields before
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".wav.tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    tmp = _temp_beside(path, ".wav.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "wb") as fh:
             fh.write(b"RIFF\0\0\0\0WAVE" + fmt + bext + b"data\0\0\0\0")
             data_bytes = 0
             for block in blocks:
@@ -657,7 +667,7 @@ def write_wav_stream(path: Path, blocks: Iterable[NDArray], rate: int, channels:
         os.replace(tmp, path)
         fsync_dir(path.parent)
     except OSError as exc:
-        raise AudioError(f"{path}: cannot write: {exc}") from exc
+        raise (storage_error(exc, path) or AudioError(f"{path}: cannot write: {exc}")) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return report

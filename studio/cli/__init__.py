@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 
 from studio.config import Workspace, open_workspace
-from studio.errors import ExitCode, StudioError
+from studio.errors import ExitCode, StorageError, StudioError, storage_error
 
 err_console = Console(stderr=True)
 
@@ -44,8 +44,26 @@ class StudioGroup(click.Group):
         try:
             return super().invoke(ctx)
         except StudioError as exc:
-            err_console.print(f"[bold red]{exc.title}:[/] {exc.message}", highlight=False)
+            if exc.__cause__ is not None and not isinstance(exc, StorageError):  # a full or read-only disk
+                exc = _storage_error(exc.__cause__, ctx) or exc  # wrapped elsewhere as a generic StoreError
+            err_console.print(f"[bold red]{exc.title}:[/] {exc.message}", highlight=False, soft_wrap=True)
             ctx.exit(int(exc.exit_code))
+        except Exception as exc:  # a full or read-only disk met outside the write paths that map it
+            mapped = _storage_error(exc, ctx)
+            if mapped is None:
+                raise
+            err_console.print(f"[bold red]{mapped.title}:[/] {mapped.message}", highlight=False, soft_wrap=True)
+            ctx.exit(int(mapped.exit_code))
+
+
+def _storage_error(exc: BaseException, ctx: click.Context) -> StorageError | None:
+    """storage_error for an exception that reached the CLI: it names the file an OSError names, else the
+    workspace (sqlite3 errors name no file)."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return storage_error(exc)
+    obj = ctx.find_object(CliContext)
+    home = None if obj is None else obj._workspace.home if obj._workspace is not None else obj.home
+    return storage_error(exc, home)
 
 
 def home_option(func):  # type: ignore[no-untyped-def]

@@ -267,7 +267,7 @@ def submit(
 ) -> None:
     """Gửi công việc vào hàng đợi: chuyển INPUT... hoặc chạy một tệp công việc (--spec)."""
     from studio.convert import expand_inputs
-    from studio.jobs.tasks import convert_key
+    from studio.jobs.tasks import convert_key, notice_priority
 
     if bool(inputs) == bool(spec_id):
         raise click.UsageError("give INPUT... (with --out) or --spec ID, not both")
@@ -288,7 +288,12 @@ def submit(
         for path in paths:
             job, _new = queue.submit(
                 "convert",
-                {"input": str(path), "options": options.to_params(), "output_name": names[path]},
+                {
+                    "input": str(path),
+                    "options": options.to_params(),
+                    "output_name": names[path],
+                    "priority": notice_priority(path),  # khẩn cấp first, ahead of what already waits
+                },
                 content_key=convert_key(converter, path),
                 actor="cli",
             )

@@ -182,6 +182,7 @@ def package_list(ctx: CliContext, as_json: bool) -> None:
                         "priority": p.priority.value,
                         "state": p.state,
                         "path": p.path,
+                        "note": p.note,
                     }
                     for p in rows
                 ],
@@ -191,7 +192,38 @@ def package_list(ctx: CliContext, as_json: bool) -> None:
         )
         return
     for p in rows:
-        click.echo(f"{p.package_id}\t{p.issuer}#{p.sequence}\t{p.priority.value}\t{p.state}")
+        click.echo(f"{p.package_id}\t{p.issuer}#{p.sequence}\t{p.priority.value}\t{p.state}"
+                   + (f"\t{p.note}" if p.note else ""))
+
+
+@package.command("recover")
+@click.option("--json", "as_json", is_flag=True, help="Kết quả JSON trên stdout.")
+@home_option
+@pass_ctx
+def package_recover(ctx: CliContext, as_json: bool) -> None:
+    """Dọn sau khi bị dừng đột ngột: gói 'building' của tiến trình đã chết và thư mục .staging-* bỏ dở.
+
+    Builds still running in another process are never touched (their lock is held). The same recovery
+    runs by itself before every package is built (approve, convert, scheduled bulletins, workers).
+    """
+    from studio.package.assemble import recover_packages
+    from studio.store import Store
+
+    with Store(ctx.workspace.db_path) as store:
+        done = recover_packages(ctx.workspace, store)
+    if as_json:
+        click.echo(json.dumps({"approved": list(done.approved), "failed": list(done.failed),
+                               "swept": list(done.swept), "busy": list(done.busy), "errors": list(done.errors)},
+                              ensure_ascii=False, indent=2))
+    else:
+        for what, ids in (("approved", done.approved), ("failed", done.failed), ("swept", done.swept),
+                          ("busy", done.busy)):
+            for package_id in ids:
+                click.echo(f"{what}\t{package_id}")
+        for error in done.errors:
+            err_console.print(f"[bold red]lỗi:[/] {error}", highlight=False)
+    if done.errors:
+        raise SystemExit(int(ExitCode.JOB_FAILED))
 
 
 # -- dispatch -----------------------------------------------------------------------------------------
@@ -215,7 +247,7 @@ def dispatch_cmd(
 ) -> None:
     """Gửi gói tin PKG (thư mục hoặc mã gói) hoặc --all: spool thư mục hoặc HTTP POST."""
     from studio.dispatch.http import RetryPolicy, post_package
-    from studio.dispatch.outbox import list_packages, spool_package, workspace_keys
+    from studio.dispatch.outbox import list_packages, mark_dispatched, spool_package, workspace_keys
     from studio.errors import StudioError
     from studio.store import Store
 
@@ -236,7 +268,10 @@ def dispatch_cmd(
     failed = 0
     with Store(ws.db_path) as store:
         for path in packages:
-            if all_ and store.delivered(path.name, target if is_http else f"file:{spool_dir}"):
+            ledger_target = target if is_http else f"file:{spool_dir}"
+            if all_ and store.delivered(path.name, ledger_target):
+                # A run killed between the delivery log and the state update left the row behind.
+                mark_dispatched(store, path.name, ledger_target)
                 continue
             try:
                 if is_http:
@@ -305,4 +340,7 @@ def bulletin_approve(
                                   areas=areas, valid_for=timedelta(hours=valid_hours),
                                   on_progress=lambda f, what: status.update(f"{what} ({f:.0%})"))
     m = result.manifest
+    if result.earlier:
+        err_console.print(f"Bản tin {bulletin_id} đã được duyệt với cùng nội dung: dùng lại gói số {m.sequence} "
+                          "(không ký gói thứ hai).", highlight=False)
     click.echo(f"{result.path}\t{m.issuer}#{m.sequence}\t{m.priority}\tsha256:{result.manifest_sha256}")

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 FETCH_TIMEOUT_S = 20.0
 """Hard deadline for one URL (a stalled portal must not hang an ingest run)."""
 MAX_INPUT_BYTES = 50 * 1024 * 1024
+"""Any one input (a JSON batch from a source system, a .docx or .pdf with photos). Each kind has its own,
+lower limit where its parser would take long on a file that large (see `check_size`)."""
 RAW_KEEP_CHARS = 200_000
 """How much of a failed text input is kept in the store (the whole of any realistic notice)."""
 FAILED_SOURCE = "ingest"
@@ -120,6 +122,16 @@ def read_input(path: Path, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
         raise InputError(f"{path}: is a folder, not a file") from exc
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+
+
+def check_size(raw: bytes, *, name: str, limit: int, what: str) -> None:
+    """Refuse at once an input larger than a kind's limit (before any parsing).
+
+    Raises:
+        InputError: naming the file, its size and the limit.
+    """
+    if len(raw) > limit:
+        raise InputError(f"{name}: {len(raw)} bytes is over the {limit} byte limit for {what}")
 
 
 def detect_kind(name: str, raw: bytes) -> str:

@@ -26,11 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import ConfigError, InputError, StudioError
-from studio.ingest import ParsedEntry
+from studio.ingest import ParsedEntry, check_size
 from studio.ingest.xmlsafe import parse_untrusted
 from studio.models import Priority, SourceItem
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+MAX_CAP_BYTES = 4 * 1024 * 1024
+"""An alert is a few KB; one with detailed area polygons a few hundred KB. Beyond this it is refused at
+once (50 MB of areas parsed in 6 s but took 800 MB; libxml2 refuses a text node over 10 MB anyway)."""
 NEVER_BROADCAST = ("Test", "Exercise", "Draft", "System")
 _NS = {"cap": CAP_NS}
 _REPO = Path(__file__).resolve().parents[2]
@@ -177,6 +180,7 @@ def parse_bytes(raw: bytes, *, name: str, now: datetime | None = None) -> list[P
         InputError: unsafe or malformed XML, not a CAP 1.2 alert, or failing the XSD.
         ConfigError: the XSD is missing.
     """
+    check_size(raw, name=name, limit=MAX_CAP_BYTES, what="a CAP alert")
     root = parse_untrusted(raw, name=name)
     if root.tag != f"{{{CAP_NS}}}alert":
         raise InputError(f"{name}: the root element is {root.tag!r}, not a CAP 1.2 <alert> ({CAP_NS})")

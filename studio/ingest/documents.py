@@ -11,6 +11,7 @@ new item and the same bytes twice are one.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import unicodedata
 import warnings
@@ -19,11 +20,14 @@ import zlib
 from pathlib import Path
 
 from studio.errors import InputError
-from studio.ingest import ParsedEntry, input_id, read_input
+from studio.ingest import ParsedEntry, check_size, input_id, read_input
 from studio.models import Priority, SourceItem, nfc
 
 SOURCE = "tai-lieu"
 SUFFIXES = (".txt", ".md", ".markdown", ".docx", ".pdf")
+MAX_TEXT_BYTES = 8 * 1024 * 1024
+"""A .txt/.md notice is a few KB; a long plan a few hundred KB (8 MB of text is ~1,500 pages, days of
+reading aloud). Reading is linear: ~0.2 s and ~20× its size in memory per MB for one long line."""
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: encrypted OOXML, or a legacy .doc
 _URGENCY = ((re.compile(r"\b(hoa toc|thuong khan)\b"), Priority.KHAN_CAP),
             (re.compile(r"\bkhan\b"), Priority.UU_TIEN))
@@ -46,6 +50,7 @@ def parse_bytes(raw: bytes, *, name: str) -> list[ParsedEntry]:
     elif suffix == ".pdf":
         title, paragraphs, head = _split_lines(_pdf(raw, name), markdown=False)
     elif suffix in (".txt", ".md", ".markdown"):
+        check_size(raw, name=name, limit=MAX_TEXT_BYTES, what="a text document")
         title, paragraphs, head = _split_lines(_decode(raw, name), markdown=suffix != ".txt")
     else:
         raise InputError(f"{name}: {suffix or 'no suffix'} is not a document type studio reads; "
@@ -54,10 +59,17 @@ def parse_bytes(raw: bytes, *, name: str) -> list[ParsedEntry]:
         raise InputError(f"{name}: the document is empty (no text)")
     body = "\n\n".join(paragraphs)
     if not body.strip():
-        raise InputError(f"{name}: the document has a title ({title!r}) but no body")
+        shown = title if len(title) <= 120 else f"{title[:100]}… ({len(title)} characters)"
+        raise InputError(f"{name}: the document has a title ({shown!r}) but no body")
     item = SourceItem(source=SOURCE, source_id=input_id(name, raw), title=title, body=body,
                       priority=_priority(head), attachments=(Path(name).name,))
     return [ParsedEntry(location=name, item=item)]
+
+
+_H = re.compile("[hHĥĤȟȞḣḢḥḤḧḦḩḨḫḪẖ]")
+"""Every letter that folds to 'h' (see `_fold`)."""
+_MARK_LINE_CHARS = 80
+"""A line longer than this (in NFC characters, before stripping) cannot be an urgency mark alone."""
 
 
 def _fold(text: str) -> str:
@@ -69,6 +81,8 @@ def _priority(lines: list[str]) -> Priority:
     """An urgency mark standing alone on one of the first lines ('KHẨN', 'HỎA TỐC')."""
     best = Priority.THONG_THUONG
     for line in lines:
+        if len(line) > _MARK_LINE_CHARS:  # folding a 50 MB line char by char took seconds
+            continue
         folded = _fold(line).strip(" .:!-*")
         if len(folded) > 20:  # a mark is a line of its own, not a word inside a sentence
             continue
@@ -90,18 +104,28 @@ def _decode(raw: bytes, name: str) -> str:
         raise InputError(f"{name}: not UTF-8 (byte {exc.start}); save the file as UTF-8 text") from None
 
 
-# Spans are bounded ({1,300}): unbounded, a long line of "[" or "*a " made these quadratic (minutes per line).
-_MD_INLINE = ((re.compile(r"!\[([^\]]{0,300})\]\([^)]{0,2000}\)"), r"\1"),
-              (re.compile(r"\[([^\]]{1,300})\]\([^)]{0,2000}\)"), r"\1"),
-              (re.compile(r"(\*\*|__)(.{1,300}?)\1"), r"\2"), (re.compile(r"(?<!\w)[*_](.{1,300}?)[*_](?!\w)"), r"\1"),
-              (re.compile(r"`([^`]{0,300})`"), r"\1"))
+# Applied to the whole text at once (no pattern crosses a line: "\n" is excluded everywhere), and
+# linear in its length: each span's inner class excludes its own opening delimiter, so a scan from one
+# opener stops at the next opener and no character is scanned from two openers. The old patterns (lazy
+# `.{1,300}?`, `[^\]]{1,300}`, per line) were bounded but still tried up to 300 characters from every
+# marker: a 50 MB line of "*a [" took ~2 min. A link target with parentheses inside is left as it is
+# (the old pattern cut it at the first ")").
+_MD_BLOCK = re.compile(r"^[^\S\n]{0,3}(?:#{1,6}[^\S\n]+|>[^\S\n]?|[-*+][^\S\n]+)", re.MULTILINE)
+_MD_INLINE = ((re.compile(r"!\[([^\[\]\n]{0,300})\]\([^()\n]{0,2000}\)"), r"\1"),
+              (re.compile(r"\[([^\[\]\n]{1,300})\]\([^()\n]{0,2000}\)"), r"\1"),
+              (re.compile(r"\*\*((?:[^*\n]|\*(?!\*)){1,300}?)\*\*"), r"\1"),
+              (re.compile(r"__((?:[^_\n]|_(?!_)){1,300}?)__"), r"\1"),
+              # emphasis: the inner part holds no marker except one inside a word (snake_case)
+              (re.compile(r"(?<!\w)[*_]((?:[^*_\n]|(?<=\w)[*_](?=\w)){1,300}+)[*_](?!\w)"), r"\1"),
+              (re.compile(r"`([^`\n]{0,300})`"), r"\1"))
 
 
-def _clean_markdown(line: str) -> str:
-    line = re.sub(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+)", "", line)
+def _clean_markdown(text: str) -> str:
+    """Markdown markup off every line of `text`: heading/quote/list markers, links, images, emphasis, code."""
+    text = _MD_BLOCK.sub("", text)
     for pattern, repl in _MD_INLINE:
-        line = pattern.sub(repl, line)
-    return line
+        text = pattern.sub(repl, text)
+    return text
 
 
 _DOC_TYPES = ("thong bao", "cong van", "ke hoach", "quyet dinh", "giay moi", "to trinh", "chi thi", "bao cao")
@@ -109,6 +133,8 @@ _DOC_TYPES = ("thong bao", "cong van", "ke hoach", "quyet dinh", "giay moi", "to
 
 def _is_mark(line: str) -> bool:
     """A line holding only an urgency mark ('KHẨN', 'HỎA TỐC'): not a title."""
+    if len(line) > _MARK_LINE_CHARS or not _H.search(line):  # every mark has an h: skip folding the rest
+        return False
     folded = _fold(line).strip(" .:!-*")
     return folded in ("khan", "thuong khan", "hoa toc", "hoa toc hen gio")
 
@@ -116,12 +142,17 @@ def _is_mark(line: str) -> bool:
 def pick_title(lines: list[str]) -> tuple[str, int]:
     """The title and the index of the first body line: the first line that is not an urgency mark;
     a bare document-type word ('THÔNG BÁO') takes the next line as its subject."""
-    texts = [(i, " ".join(ln.split())) for i, ln in enumerate(lines) if ln.strip()]
-    texts = [(i, t) for i, t in texts if not _is_mark(t)]
+    texts: list[tuple[int, str]] = []  # the first two lines with text that are not marks (not all: linear)
+    for i, line in enumerate(lines):
+        text = " ".join(line.split())
+        if text and not _is_mark(text):
+            texts.append((i, text))
+            if len(texts) == 2:
+                break
     if not texts:
         return "", len(lines)
     i, title = texts[0]
-    if _fold(title).strip(" .:") in _DOC_TYPES and len(texts) > 1:
+    if len(title) <= _MARK_LINE_CHARS and _fold(title).strip(" .:") in _DOC_TYPES and len(texts) > 1:
         j, subject = texts[1]
         subject = re.sub(r"^(V|v)ề việc\s+", "về việc ", subject)
         word = title.strip(" .:").capitalize()
@@ -131,15 +162,15 @@ def pick_title(lines: list[str]) -> tuple[str, int]:
 
 def _head(lines: list[str]) -> list[str]:
     """The first lines with text: where an urgency mark stands."""
-    return [ln for ln in lines if ln.strip()][:12]
+    return list(itertools.islice((ln for ln in lines if ln.strip()), 12))
 
 
 def _split_lines(text: str, *, markdown: bool) -> tuple[str, list[str], list[str]]:
     """The title (see `pick_title`); the lines after it → paragraphs (blank lines separate them)."""
     text = nfc(text).replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n\n")
-    lines = text.split("\n")
     if markdown:
-        lines = [_clean_markdown(ln) for ln in lines]
+        text = _clean_markdown(text)
+    lines = text.split("\n")
     title, start = pick_title(lines)
     paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", "\n".join(lines[start:]))]
     return title, [p for p in paragraphs if p], _head(lines)
@@ -148,8 +179,9 @@ def _split_lines(text: str, *, markdown: bool) -> tuple[str, list[str], list[str
 MAX_DOCX_UNZIPPED = 256 * 1024 * 1024
 """What a .docx may unpack to in all (python-docx holds every part in memory): far above any notice
 with photos, far below a zip bomb (a 1 MB file whose document.xml inflates to gigabytes)."""
-MAX_DOCX_XML_PART = 64 * 1024 * 1024
-"""One XML part (document.xml) unpacked: lxml builds a tree several times this size."""
+MAX_DOCX_XML_PART = 16 * 1024 * 1024
+"""One XML part (document.xml) unpacked: a notice's is 20–100 KB, a 200-page report's a few MB. lxml
+builds a tree ~8× its size; 50 MB of paragraphs read in 8 s and 400 MB."""
 
 
 def _check_unzipped_size(raw: bytes, name: str) -> None:
@@ -200,13 +232,23 @@ def _docx(raw: bytes, name: str) -> tuple[str, list[str], list[str]]:
             NotImplementedError) as exc:
         raise InputError(f"{name}: not a readable .docx (corrupt or not a Word file): {exc}") from None
     except XMLSyntaxError as exc:  # a damaged part inside the zip
+        if "Text node too long" in str(exc):  # libxml2's 10 MB limit for one text node
+            raise InputError(f"{name}: refused: one run of text in the .docx is over 10,000,000 characters "
+                             "(libxml2's limit for one text node); not a notice") from None
         raise InputError(f"{name}: the .docx is damaged: {exc}") from None
+    from docx.exceptions import PythonDocxError
+    from docx.oxml.exceptions import XmlchemyError
+
+    try:
+        blocks = _docx_blocks(document)
+    # An attribute that is not what the schema says (gridSpan="x"), or a required one missing (found by
+    # fuzz_docx: <w:pStyle/> without w:val raised docx.oxml's InvalidXmlError, not a PythonDocxError).
+    except (ValueError, PythonDocxError, XmlchemyError) as exc:
+        raise InputError(f"{name}: the .docx is damaged: {_short(exc)}") from None
+    except AttributeError:  # found by fuzz_docx: the main part's root is not <w:document> (no body)
+        raise InputError(f"{name}: the .docx is damaged: its main part is not a Word document "
+                         f"(root <{_short(document.element.tag)}>)") from None
     paragraphs: list[str] = []
-    blocks = [(p.style.name if p.style is not None else "", p.text) for p in document.paragraphs]
-    for table in document.tables:  # notices put schedules in tables: read them row by row
-        for row in table.rows:
-            cells = [" ".join(c.text.split()) for c in row.cells]
-            blocks.append(("", ", ".join(dict.fromkeys(c for c in cells if c))))
     texts = [nfc(text) for _, text in blocks]
     headed = [i for i, (style, text) in enumerate(blocks)
               if text.strip() and style.lower().startswith(("title", "heading")) and not _is_mark(text)]
@@ -223,9 +265,89 @@ def _docx(raw: bytes, name: str) -> tuple[str, list[str], list[str]]:
     return title, paragraphs, _head(texts)
 
 
+def _docx_blocks(document: object) -> list[tuple[str, str]]:
+    """(style name, text) of every body paragraph, then one block per table row ("cell, cell").
+
+    Reads the XML tree directly, with python-docx's own text rules (`CT_P.text`, `row.cells`): its
+    object model looked each paragraph's style up by scanning every style (~150) and each paragraph's
+    text by a new XPath, so 5 MB of paragraphs took 20 s and of table rows 11 s. A cell continuing a
+    vertical merge reads as the cell above, as python-docx's `row.cells` gives it.
+    """
+    from docx.enum.style import WD_STYLE_TYPE
+    from docx.oxml.ns import qn
+
+    w_p, w_tbl, w_tr, w_tc = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
+    w_tc_pr, w_grid_span, w_v_merge, w_val = qn("w:tcPr"), qn("w:gridSpan"), qn("w:vMerge"), qn("w:val")
+    run_tags = {qn("w:r"), qn("w:hyperlink")}
+    styles = document.styles  # type: ignore[attr-defined]
+    names = {style.style_id: style.name or "" for style in styles if style.type == WD_STYLE_TYPE.PARAGRAPH}
+    default = styles.default(WD_STYLE_TYPE.PARAGRAPH)
+    default_name = (default.name or "") if default is not None else ""  # no pStyle, or an unknown one
+    body = document.element.body  # type: ignore[attr-defined]
+    blocks: list[tuple[str, str]] = []
+    for p in body.iterchildren(w_p):
+        style_id = p.style  # pPr/pStyle/@w:val, or None
+        blocks.append((names.get(style_id, default_name), _paragraph_text(p, run_tags)))
+    for table in body.iterchildren(w_tbl):  # notices put schedules in tables: read them row by row
+        above: dict[int, str] = {}  # grid column → the text of the cell there in the row before
+        for row in table.iterchildren(w_tr):
+            cells, column = [], 0
+            for tc in row.iterchildren(w_tc):
+                tc_pr = tc.find(w_tc_pr)  # python-docx's tc.grid_span and tc.vMerge, without its accessors
+                grid_span = tc_pr.find(w_grid_span) if tc_pr is not None else None
+                v_merge = tc_pr.find(w_v_merge) if tc_pr is not None else None
+                # Word tables have at most 63 columns; a hostile gridSpan of 10^9 made row.cells build a
+                # tuple of 10^9 cells. Repeats of one cell are merged below, so the text is the same.
+                span = 1 if grid_span is None else min(max(int(grid_span.get(w_val, "")), 1), _MAX_GRID_SPAN)
+                if v_merge is not None and v_merge.get(w_val, "continue") == "continue":
+                    text = above.get(column, "")
+                else:
+                    text = " ".join("\n".join(_paragraph_text(p, run_tags) for p in tc.iterchildren(w_p)).split())
+                for offset in range(span):
+                    above[column + offset] = text
+                cells.extend([text] * span)
+                column += span
+            blocks.append(("", ", ".join(dict.fromkeys(c for c in cells if c))))
+    return blocks
+
+
+_MAX_GRID_SPAN = 64
+_W_NS = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_RUN_TEXT = {f"{_W_NS}cr": "\n", f"{_W_NS}noBreakHyphen": "-", f"{_W_NS}ptab": "\t", f"{_W_NS}tab": "\t"}
+
+
+def _paragraph_text(p: object, run_tags: set[str]) -> str:
+    """python-docx's `CT_P.text` (runs and hyperlinked runs; t, tab, ptab, cr, line br, noBreakHyphen)
+    without an XPath per paragraph and per run."""
+    parts: list[str] = []
+    for child in p.iterchildren():  # type: ignore[attr-defined]
+        if child.tag not in run_tags:
+            continue
+        runs = [child] if child.tag == f"{_W_NS}r" else child.iterchildren(f"{_W_NS}r")
+        for run in runs:
+            for e in run.iterchildren():
+                if e.tag == f"{_W_NS}t":
+                    parts.append(e.text or "")
+                elif e.tag == f"{_W_NS}br":
+                    if e.get(f"{_W_NS}type", "textWrapping") == "textWrapping":
+                        parts.append("\n")
+                else:
+                    parts.append(_RUN_TEXT.get(e.tag, ""))
+    return "".join(parts)
+
+
+MAX_PDF_PAGES = 300
+"""A notice is 1–10 pages, a plan with its annexes a few dozen; pypdf reads ~100 text pages a second."""
+MAX_PDF_PAGE_CONTENT = 1 << 20
+"""Drawing instructions of one page, decoded: a page of text is 5–50 KB. pypdf's text extraction takes
+~2.5 s per MB and grows faster than linearly within one page (5 MB on one page: a minute)."""
+MAX_PDF_CONTENT = 8 << 20
+"""All pages' drawing instructions together (~20 s of extraction at most)."""
+
+
 def _pdf(raw: bytes, name: str) -> str:
     from pypdf import PdfReader  # deferred
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PyPdfError
 
     # pypdf reports recoverable damage as warnings; they are not ours to raise (filterwarnings=error).
     with warnings.catch_warnings():
@@ -234,15 +356,49 @@ def _pdf(raw: bytes, name: str) -> str:
             reader = PdfReader(io.BytesIO(raw))
             if reader.is_encrypted and not reader.decrypt(""):
                 raise InputError(f"{name}: the PDF is password-protected; ask the sender for an unprotected copy")
-            pages = [page.extract_text() or "" for page in reader.pages]
+            pages = _pdf_pages(reader, name)
         except InputError:
             raise
         except FileNotDecryptedError:
             raise InputError(f"{name}: the PDF is password-protected; ask the sender for an "
                              "unprotected copy") from None
-        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            raise InputError(f"{name}: not a readable PDF (corrupt or truncated): {exc}") from None
+        except LimitReachedError as exc:  # a stream inflating past pypdf's own limit (75 MB)
+            raise InputError(f"{name}: refused: a part of the PDF unpacks past pypdf's limit (a decompression "
+                             f"bomb?): {_short(exc)}") from None
+        except NotImplementedError as exc:  # a stream filter pypdf lacks ("Unsupported filter /JBIG2…")
+            raise InputError(f"{name}: the PDF uses something studio cannot read ({_short(exc)}); print it to a new "
+                             "PDF or send the text") from None
+        # PyPdfError: pypdf's base class (LimitReachedError, PdfReadError and others are not all PdfReadError).
+        # AssertionError: found by fuzz_pdf, pypdf asserts on some broken object graphs ("mypy").
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError) as exc:
+            raise InputError(f"{name}: not a readable PDF (corrupt or truncated): {_short(exc)}") from None
     text = "\n\n".join(pages)
     if not text.strip():
         raise InputError(f"{name}: the PDF has no text layer (a scan?); it needs OCR or a text copy")
     return text
+
+
+def _short(exc: BaseException) -> str:
+    """A library's message, cut: a fuzzed file can put kilobytes of itself into one."""
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _pdf_pages(reader: object, name: str) -> list[str]:
+    """The text of every page, refusing at once (before extracting anything) past the limits above."""
+    pages = reader.pages  # type: ignore[attr-defined]
+    if len(pages) > MAX_PDF_PAGES:
+        raise InputError(f"{name}: refused: {len(pages)} pages, over the {MAX_PDF_PAGES}-page limit for one "
+                         "notice; send the notice itself as its own file")
+    total = 0
+    for number, page in enumerate(pages, start=1):
+        contents = page.get_contents()
+        size = len(contents.get_data()) if contents is not None else 0
+        if size > MAX_PDF_PAGE_CONTENT:
+            raise InputError(f"{name}: refused: page {number} holds {size} bytes of drawing instructions, over "
+                             f"the {MAX_PDF_PAGE_CONTENT} byte limit for one page (a map or drawing, not text)")
+        total += size
+        if total > MAX_PDF_CONTENT:
+            raise InputError(f"{name}: refused: its pages hold more than {MAX_PDF_CONTENT} bytes of drawing "
+                             f"instructions (the limit for one notice), {total} by page {number}")
+    return [page.extract_text() or "" for page in pages]

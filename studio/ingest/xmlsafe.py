@@ -37,6 +37,9 @@ def parse_untrusted(raw: bytes, *, name: str, allow_doctype: bool = False) -> ET
         raise InputError(f"{name}: refused unsafe XML: {exc}") from None
     except LookupError as exc:  # <?xml encoding="…"?> naming a codec Python does not have
         raise InputError(f"{name}: the XML declares an unknown encoding ({exc}); send it as UTF-8") from None
+    except ValueError as exc:  # expat: "multi-byte encodings are not supported" (UTF-7, UTF-32, Shift_JIS…)
+        raise InputError(f"{name}: the XML declares an encoding the XML reader cannot read ({exc}); "
+                         "send it as UTF-8") from None
     except ET.ParseError as exc:
         line, column = exc.position
         reason = str(exc).split(":", 1)[0]

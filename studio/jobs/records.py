@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from studio.errors import InputError, StoreError
-from studio.store import BUSY_TIMEOUT_S, Store, write_transaction
+from studio.errors import Cancelled, InputError
+from studio.store import Store, write_transaction
 
 QUEUED, RUNNING, CANCELLING, DONE, FAILED, CANCELLED = (
     "queued",
@@ -38,6 +38,11 @@ QUEUED, RUNNING, CANCELLING, DONE, FAILED, CANCELLED = (
 STATES = (QUEUED, RUNNING, CANCELLING, DONE, FAILED, CANCELLED)
 ACTIVE_STATES = (QUEUED, RUNNING, CANCELLING)
 """States in which a job still holds its content key: submitting the same work again returns it."""
+
+
+class LeaseLost(Cancelled):
+    """The job was given to another worker while this one ran (silent past `stale_after_s`: frozen,
+    paused, starved): what this one made must not be published; the other one does the job."""
 
 
 def _now() -> str:
@@ -135,15 +140,12 @@ class JobStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._store = Store(path)  # also the audit log's writer
-        try:
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the workspace database: {exc}") from exc
+        # One connection, the store's (WAL switch, busy timeout, migrations, read-only disk handled there):
+        # with a second one, a write on one while the other is inside a transaction in the same thread
+        # would wait on itself for the whole busy timeout and end as "database is locked".
+        self._db = self._store._db
 
     def close(self) -> None:
-        self._db.close()
         self._store.close()
 
     def __enter__(self) -> JobStore:
@@ -202,6 +204,24 @@ class JobStore:
         if row is None:
             raise InputError(f"job {job_id}: no such job in {self.path}", title="Không có công việc này")
         return self._record(row)
+
+    def get_many(self, job_ids: Sequence[int]) -> list[JobRecord]:
+        """The jobs `job_ids`, in that order, in one query per 500 ids.
+
+        Raises:
+            InputError: one of them does not exist.
+        """
+        found: dict[int, JobRecord] = {}
+        ids = list(dict.fromkeys(job_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", chunk):
+                found[int(row["id"])] = self._record(row)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise InputError(f"job {missing[0]}: no such job in {self.path}", title="Không có công việc này")
+        return [found[i] for i in job_ids]
 
     def list(self, *, state: str | None = None, limit: int = 100) -> list[JobRecord]:
         """Jobs, newest first."""
@@ -427,9 +447,37 @@ class JobStore:
         return {r[0]: dict(json.loads(r[1])) for r in rows}
 
     def record_conversion(
-        self, content_key: str, out_dir: Path, input_path: str, output: str, result: dict[str, Any]
+        self,
+        content_key: str,
+        out_dir: Path,
+        input_path: str,
+        output: str,
+        result: dict[str, Any],
+        *,
+        lease: tuple[int, str] | None = None,
     ) -> None:
+        """Record a conversion (for a package: just before it is renamed into place).
+
+        Args:
+            lease: (job id, lease) when a queued job converts: recorded only while the job is still this
+                worker's, in the same transaction (a fencing token).
+
+        Raises:
+            LeaseLost: the job was re-queued and taken by another worker meanwhile; nothing recorded.
+        """
         with self._write() as db:
+            if lease is not None and (
+                db.execute(
+                    "SELECT 1 FROM jobs WHERE id = ? AND lease = ? AND state IN (?, ?)",
+                    (lease[0], lease[1], RUNNING, CANCELLING),
+                ).fetchone()
+                is None
+            ):
+                raise LeaseLost(
+                    f"job {lease[0]}: given to another worker while this one ran; {input_path} is not "
+                    "published a second time",
+                    title="Công việc đã chuyển cho bộ xử lý khác",
+                )
             db.execute(
                 """INSERT INTO conversions (content_key, out_dir, input, output, result, created_at)
                    VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (content_key, out_dir) DO UPDATE SET
@@ -456,6 +504,7 @@ class JobStore:
 __all__: Sequence[str] = (
     "JobRecord",
     "JobStore",
+    "LeaseLost",
     "STATES",
     "QUEUED",
     "RUNNING",

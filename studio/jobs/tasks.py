@@ -115,7 +115,9 @@ def execute_job(queue: JobQueue, job_id: int) -> None:
         # The worker is being stopped (SIGTERM): the job goes back to the queue for another worker.
         beat.stop()
         if store.release(job_id, lease, reason=f"worker {holder} stopped"):
-            queue._enqueue(job_id)
+            from studio.jobs.queue import _job_priority
+
+            queue._enqueue(job_id, _job_priority(job.params))  # was: priority 0, an urgent notice sent back
         raise
     except Exception as exc:  # a bug, not bad input: recorded on the job, traceback in the worker's log
         log.exception("job %s failed", job_id)
@@ -146,6 +148,20 @@ def _converter(queue: JobQueue, options: ConvertOptions) -> Converter:
     return _converters[key]
 
 
+def notice_priority(path: Path) -> str:
+    """The priority of the notice in `path` (its urgency mark: "Hoả tốc" → khẩn cấp), for the queue's
+    order: an urgent notice is converted before the ordinary ones already waiting. An unreadable input
+    is ordinary here; its job fails with the reason when it runs."""
+    from studio.convert import read_notice
+    from studio.models import Priority
+
+    try:
+        items = read_notice(path)
+    except StudioError:
+        return Priority.THONG_THUONG.value
+    return min((i.priority for i in items), key=lambda p: p.rank).value
+
+
 def convert_key(converter: Converter, path: Path) -> str:
     """The queue's content key for converting `path`: the conversion key plus the destination folder."""
     return hashlib.sha256(f"convert\0{converter.key(path)}\0{converter.out_dir}".encode()).hexdigest()
@@ -161,7 +177,11 @@ def run_convert(
     options = ConvertOptions.from_params(params["options"])
     path = Path(params["input"])
     result = _converter(queue, options).convert(
-        path, output_name=params.get("output_name") or None, cancel=cancel, on_progress=on_progress
+        path,
+        output_name=params.get("output_name") or None,
+        cancel=cancel,
+        on_progress=on_progress,
+        lease=(job.id, job.lease),
     )
     data = result.to_dict()
     hot = Path(params["hot_folder"]) if params.get("hot_folder") else None
@@ -315,6 +335,7 @@ def _tick_hot_folder(queue: JobQueue, spec: HotFolderSpec, now: datetime) -> lis
                 "options": options.to_params(),
                 "hot_folder": str(spec.folder),
                 "dispatch_to": spec.dispatch.to,
+                "priority": notice_priority(path),
             },
             content_key=key,
             spec=spec.id,

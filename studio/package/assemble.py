@@ -2,8 +2,17 @@
 
 Owns: the package layout (docs/package-spec.md §2), the choice of valid-until, the signing-key policy
 (khẩn cấp needs an emergency key) on the producing side, and the store bookkeeping of one approval:
-the sequence number is reserved first (never reused, even when the build fails), then the package
-is built in staging, signed, and renamed into the outbox in one step (studio.package.build).
+the build lock is taken, the sequence number is reserved (never reused, even when the build fails),
+then the package is built in staging, signed, and renamed into the outbox in one step
+(studio.package.build), and the row moves to 'approved' before the lock is let go.
+
+Recovery after a kill (`recover_packages`, run by every publish_package and approve_bulletin — so by
+`studio bulletin approve`, `studio convert`, scheduled bulletins and the workers — and by
+`studio package recover`): rows left in 'building' by a dead process (its build lock is free) become
+'approved' when their package was published and verifies, else 'failed' with a note (the sequence
+number stays taken: it is never handed out again); dead staging folders are removed. An approval is
+idempotent: approving a bulletin again with the same content and options finds the package an
+interrupted (or earlier) approval published and finishes that one instead of signing a second.
 Must not import tui.
 """
 
@@ -11,24 +20,28 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+import json
+import shutil
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from threading import Event
 
 from studio import produce
+from studio.audio.loudness import LoudnessReport
 from studio.audio.profiles import get_profile, prepare
 from studio.config import Workspace, atomic_write_bytes, atomic_write_text
 from studio.errors import Cancelled, PackageError
 from studio.models import Bulletin, Priority, SourceItem
 from studio.package.areas import resolve_areas
-from studio.package.build import build_package
+from studio.package.build import BuildLock, build_lock, build_package, staging_path, sweep_staging, try_lock
 from studio.package.captions import to_srt, to_webvtt
 from studio.package.manifest import (
     NINJS_NAME,
     SPEC_VERSION,
+    AreaEntry,
     CaptionEntry,
     FileEntry,
     Manifest,
@@ -39,8 +52,9 @@ from studio.package.manifest import (
     format_time,
 )
 from studio.package.ninjs import build_ninjs, ninjs_bytes
-from studio.package.signing import EMERGENCY, SecretKey
-from studio.store import Store
+from studio.package.signing import EMERGENCY, PublicKey, SecretKey, SignatureError
+from studio.package.verify import VerificationError, verify_package
+from studio.store import Store, StoredPackage
 from studio.tts.registry import VoiceRegistry
 
 ALL_PROFILES = ("phat-song", "loa", "web", "bang-tin")
@@ -75,6 +89,8 @@ class PackageResult:
     manifest_sha256: str
     renditions: tuple[produce.Rendition, ...]
     """Each rendition's file in the published folder and the full report measured on it."""
+    earlier: bool = False
+    """True when an earlier approval (perhaps one killed after publishing) had already made it."""
 
 
 def default_profiles() -> tuple[str, ...]:
@@ -153,6 +169,8 @@ def publish_package(
     now: datetime | None = None,
     on_progress: ProgressCallback | None = None,
     before_publish: Callable[[Path, Manifest], None] | None = None,
+    approval_key: str = "",
+    recover: bool = True,
 ) -> PackageResult:
     """Build, sign and publish the package for `data` into the workspace outbox.
 
@@ -165,6 +183,8 @@ def publish_package(
         now: the creation time (tests).
         on_progress: (fraction, what) callback.
         before_publish: (final path, manifest), called just before the package becomes visible.
+        approval_key: what this approval was for (approval_key()), kept on the package row.
+        recover: first settle what killed builds left behind (recover_packages).
 
     Returns:
         The published package.
@@ -196,14 +216,30 @@ def publish_package(
     issuer = workspace.settings.issuer
     actor = actor or f"{getpass.getuser()} (key {key.name})"
     package_id = f"{issuer}-{created:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    sequence = store.reserve_package(
-        package_id,
-        issuer=issuer,
-        bulletin_id=data.bulletin_id,
-        priority=bulletin.priority,
-        path=workspace.outbox / package_id,
-        actor=actor,
-    )
+    if recover:
+        recover_packages(workspace, store, extra_keys=(key.public_key,))
+    with build_lock(workspace.outbox, package_id) as lock:
+        # Held from before the row exists until it is settled: a row in 'building' whose lock is free
+        # belongs to a dead process (recover_packages).
+        sequence = store.reserve_package(
+            package_id,
+            issuer=issuer,
+            bulletin_id=data.bulletin_id,
+            priority=bulletin.priority,
+            path=(workspace.outbox / package_id).absolute(),
+            actor=actor,
+            approval_key=approval_key,
+        )
+        return _build_and_record(workspace, store, data, key, package_id, sequence, created, valid_until, areas,
+                                 actor, on_progress, before_publish, lock)
+
+
+def _build_and_record(workspace: Workspace, store: Store, data: PackageInput, key: SecretKey, package_id: str,
+                      sequence: int, created: datetime, valid_until: datetime, areas: tuple[AreaEntry, ...],
+                      actor: str, on_progress: ProgressCallback | None,
+                      before_publish: Callable[[Path, Manifest], None] | None, lock: BuildLock) -> PackageResult:
+    bulletin = data.bulletin
+    issuer = workspace.settings.issuer
     programme = data.programme
     manifest_holder: list[Manifest] = []
     written: list[produce.Rendition] = []
@@ -307,9 +343,10 @@ def publish_package(
         )
 
     try:
-        path = build_package(workspace.outbox, package_id, fill, sign, before_publish)
+        path = build_package(workspace.outbox, package_id, fill, sign, before_publish, lock=lock)
     except BaseException as exc:
-        store.set_package_state(package_id, "failed", actor=actor, detail={"error": str(exc)[:500]})
+        store.set_package_state(package_id, "failed", actor=actor, detail={"error": str(exc)[:500]},
+                                note=f"build failed: {str(exc)[:300] or type(exc).__name__}")
         raise
     manifest = manifest_holder[0]
     digest = hashlib.sha256((path / "manifest.json").read_bytes()).hexdigest()
@@ -333,6 +370,158 @@ def publish_package(
             produce.Rendition(profile=r.profile, path=path / r.path, report=r.report) for r in written
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """What recover_packages settled (package ids)."""
+
+    approved: tuple[str, ...] = ()
+    """Rows left in 'building' whose package had been published (and verifies): now 'approved'."""
+    failed: tuple[str, ...] = ()
+    """Rows left in 'building' whose build died before publishing: now 'failed', with a note."""
+    swept: tuple[str, ...] = ()
+    """Dead staging folders (and lock files) removed."""
+    busy: tuple[str, ...] = ()
+    """Rows still being built by a live process: left alone."""
+    errors: tuple[str, ...] = field(default_factory=tuple)
+    """What could not be settled (and why); tried again next time."""
+
+
+def _public_keys(keys_dir: Path) -> list[PublicKey]:
+    keys = []
+    for path in sorted(keys_dir.glob("*.pub")) if keys_dir.is_dir() else []:
+        try:
+            keys.append(PublicKey.load(path))
+        except SignatureError:
+            continue  # a bad key file is reported where keys are used; it cannot vouch for a package
+    return keys
+
+
+def _row_path(row: StoredPackage, workspace: Workspace) -> Path:
+    path = Path(row.path)
+    if path.is_absolute() or path.parent.is_dir():
+        return path
+    return workspace.outbox / row.package_id  # a relative path from an older row, read from elsewhere
+
+
+def _settle(final: Path, row: StoredPackage, trusted: Sequence[PublicKey]) -> tuple[str, str]:
+    """The state and note of a dead build's row, from what it left in the outbox."""
+    if not final.is_dir() or final.is_symlink():
+        return "failed", (f"build interrupted before publishing (the process died); its staging folder was "
+                          f"removed; sequence {row.sequence} stays used and is never given again")
+    if not trusted:
+        return "failed", "published folder found but no public key in the workspace to verify it; left in place"
+    try:
+        # Checked as of the build (the row's time), so a package that expired since still counts as made.
+        verified = verify_package(final, trusted, now=datetime.fromisoformat(row.created_at))
+    except VerificationError as exc:
+        return "failed", f"published folder does not verify ({exc.reason}); left in place for inspection"
+    m = verified.manifest
+    if m.package_id != row.package_id or m.sequence != row.sequence or m.issuer != row.issuer:
+        return "failed", (f"published folder holds {m.issuer}#{m.sequence} {m.package_id}, not this row's "
+                          f"{row.issuer}#{row.sequence}; left in place for inspection")
+    return "approved", "published before the process died; state set by recovery"
+
+
+def recover_packages(workspace: Workspace, store: Store, *, extra_keys: Sequence[PublicKey] = (),
+                     actor: str = "recovery") -> Recovery:
+    """Settle what killed builds left: 'building' rows of dead processes and their staging folders.
+
+    A build holds its lock (studio.package.build) from before its row is reserved until the row is
+    settled, so a 'building' row whose lock this process can take belongs to a dead process. With the
+    lock held: its package folder present and verifying (against the workspace's public keys and
+    `extra_keys`) → 'approved'; absent → 'failed' with a note, and its staging folder is removed. The
+    row is kept either way, so its sequence number is never reserved again. Then every outbox seen is
+    swept of dead staging folders. Builds running in other processes are never touched.
+    """
+    trusted = [*extra_keys, *_public_keys(workspace.keys_dir)]
+    outboxes = {workspace.outbox}
+    approved: list[str] = []
+    failed: list[str] = []
+    busy: list[str] = []
+    errors: list[str] = []
+    for row in store.packages(state="building"):
+        final = _row_path(row, workspace)
+        outbox = final.parent
+        try:
+            if outbox.is_dir():
+                outboxes.add(outbox)
+                lock = try_lock(outbox, row.package_id)
+                if lock is None:
+                    busy.append(row.package_id)
+                    continue
+            else:
+                lock = None  # no folder, no build: nothing can be running there
+            try:
+                state, note = _settle(final, row, trusted)
+                if state == "failed" and outbox.is_dir():
+                    staging = staging_path(outbox, row.package_id)
+                    if staging.is_dir() and not staging.is_symlink():
+                        shutil.rmtree(staging)
+                if not outbox.is_dir():
+                    note = f"outbox folder {outbox} is gone; " + note
+                if store.set_package_state(row.package_id, state, actor=actor, action="package.recovered",
+                                           note=note, detail={"sequence": row.sequence, "path": str(final)},
+                                           only_from="building"):
+                    (approved if state == "approved" else failed).append(row.package_id)
+            finally:
+                if lock is not None:
+                    lock.release()
+        except OSError as exc:
+            errors.append(f"{final}: {exc}")
+    swept: list[str] = []
+    for outbox in sorted(outboxes):
+        try:
+            swept.extend(sweep_staging(outbox))
+        except OSError as exc:
+            errors.append(f"{outbox}: {exc}")
+    return Recovery(tuple(approved), tuple(failed), tuple(swept), tuple(busy), tuple(errors))
+
+
+def approval_key(bulletin: Bulletin, items: Sequence[SourceItem], *, voice_id: str, profiles: Sequence[str],
+                 areas: Sequence[str], valid_for: timedelta, key: SecretKey) -> str:
+    """What an approval is for: the bulletin's content, its items, the voice, profiles, areas, validity
+    and signing key. Two approvals with the same key make the same package (but for its time)."""
+    canonical = {
+        "title": bulletin.title, "template": bulletin.template, "priority": bulletin.priority.value,
+        "segments": [[sg.kind, sg.text, sg.duration_s, sg.item_id] for sg in bulletin.segments],
+        "item_ids": list(bulletin.item_ids), "music_bed": bulletin.music_bed,
+        "items": [item.content_hash for item in items], "voice": voice_id, "profiles": list(profiles),
+        "areas": list(areas), "valid_for_s": valid_for.total_seconds(), "key_id": key.key_id_hex,
+    }
+    return hashlib.sha256(json.dumps(canonical, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def published_approval(store: Store, bulletin_id: int, key_hex: str, key: SecretKey) -> PackageResult | None:
+    """The package an earlier approval with the same approval key published, if it still verifies
+    (signature, every file, not expired); None otherwise. Its renditions carry the manifest's measured
+    values (the sample peak is not in the manifest: the true peak, its upper bound, stands in)."""
+    for row in store.packages(bulletin_id=bulletin_id):
+        if row.approval_key != key_hex or row.state not in ("approved", "dispatched"):
+            continue
+        folder = Path(row.path)
+        try:
+            verified = verify_package(folder, [key.public_key])
+        except VerificationError:
+            continue
+        m = verified.manifest
+        renditions = tuple(
+            produce.Rendition(
+                profile=get_profile(r.profile),
+                path=folder / r.file,
+                report=LoudnessReport(
+                    integrated_lufs=r.integrated_lufs, loudness_range_lu=r.loudness_range_lu,
+                    true_peak_dbtp=r.true_peak_dbtp, sample_peak_dbfs=r.true_peak_dbtp, max_momentary_lufs=None,
+                    max_short_term_lufs=None, duration_s=r.duration_s, sample_rate=r.sample_rate,
+                    channels=r.channels,
+                ),
+            )
+            for r in m.renditions
+        )
+        return PackageResult(path=folder, manifest=m, manifest_sha256=verified.manifest_sha256,
+                             renditions=renditions, earlier=True)
+    return None
 
 
 def approve_bulletin(
@@ -365,6 +554,19 @@ def approve_bulletin(
     registry = registry or VoiceRegistry(workspace.voices_dir)
     voice = registry.get(voice_id or workspace.settings.default_voice)
     items = tuple(store.get_item(i).item for i in stored.bulletin.item_ids)
+    profiles = profiles or default_profiles()
+    key_hex = approval_key(stored.bulletin, items, voice_id=voice.id, profiles=profiles, areas=areas,
+                           valid_for=valid_for, key=key)
+    recover_packages(workspace, store, extra_keys=(key.public_key,))
+    done = published_approval(store, bulletin_id, key_hex, key)
+    if done is not None:  # approved before (perhaps by a run killed after publishing): finish, never sign twice
+        if stored.state != "approved":
+            store.save_bulletin(stored.bulletin, bulletin_id=bulletin_id, state="approved", actor=actor or "studio")
+            store.audit(actor or f"{getpass.getuser()} (key {key.name})", "bulletin.approve",
+                        f"bulletin:{bulletin_id}",
+                        {"package_id": done.manifest.package_id, "sequence": done.manifest.sequence,
+                         "manifest_sha256": done.manifest_sha256, "key": key.name, "resumed": True})
+        return done
 
     def part(lo: float, hi: float) -> ProgressCallback | None:
         return None if on_progress is None else (lambda f, what: on_progress(lo + (hi - lo) * f, what))
@@ -377,11 +579,12 @@ def approve_bulletin(
         workspace,
         store,
         PackageInput(bulletin=stored.bulletin, bulletin_id=bulletin_id, items=items, programme=programme,
-                     voice_engine=voice.engine, profiles=profiles or default_profiles(), areas=areas,
-                     valid_for=valid_for),
+                     voice_engine=voice.engine, profiles=profiles, areas=areas, valid_for=valid_for),
         key,
         actor=actor,
         on_progress=part(0.3, 1.0),
+        approval_key=key_hex,
+        recover=False,
     )
     store.save_bulletin(stored.bulletin, bulletin_id=bulletin_id, state="approved", actor=actor or "studio")
     return result

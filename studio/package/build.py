@@ -1,23 +1,173 @@
-"""Build a package folder in the outbox, atomically.
+"""Build a package folder in the outbox, atomically, and sweep what killed builds left behind.
 
 Owns: laying the files out in a hidden staging folder, writing manifest.json and its signature last,
 fsyncing every file and the folder, then one rename into place, so the dispatch side never sees a
 half-written or unsigned package. Staging folders start with '.', which the dispatcher and verifier
-never treat as packages; a crash leaves only such a folder, removed by the next build of that id.
+never treat as packages.
+
+Ownership of a build: before anything else, the building process takes an exclusive `flock` on
+`<outbox>/.staging-<id>.lock` and holds it until the build (and its caller's bookkeeping) is over; the
+lock file also says who holds it (host, pid, start time; for people, the lock is what counts). The
+kernel drops the lock when the process dies, however it dies, so a staging folder whose lock can be
+taken belongs to a dead build: `sweep_staging` removes exactly those, and never one of a build still
+running in another process (on NFS, flock is carried by byte-range locks, which lock across hosts).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from studio.config import atomic_write_bytes, fsync_dir
-from studio.errors import PackageError
+from studio.errors import PackageError, storage_error
 from studio.package.manifest import MANIFEST_NAME, SIGNATURE_NAME, FileEntry, Manifest
 
 STAGING_PREFIX = ".staging-"
+LOCK_SUFFIX = ".lock"
+
+
+def staging_path(outbox: Path, package_id: str) -> Path:
+    """Where the package `package_id` is laid out before it is renamed into place."""
+    return outbox / f"{STAGING_PREFIX}{package_id}"
+
+
+def lock_path(outbox: Path, package_id: str) -> Path:
+    """The lock file a build of `package_id` holds for as long as it runs."""
+    return outbox / f"{STAGING_PREFIX}{package_id}{LOCK_SUFFIX}"
+
+
+class BuildLock:
+    """An exclusive flock on a package's lock file; `release()` removes the file, then lets go."""
+
+    def __init__(self, outbox: Path, package_id: str, fd: int) -> None:
+        self.outbox = outbox
+        self.package_id = package_id
+        self.path = lock_path(outbox, package_id)
+        self._fd: int | None = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Remove the lock file (while still holding it, so nobody locks a file about to vanish), then
+        close it. Idempotent."""
+        if self._fd is None:
+            return
+        try:
+            st, cur = os.fstat(self._fd), os.stat(self.path)
+            if (st.st_dev, st.st_ino) == (cur.st_dev, cur.st_ino):
+                self.path.unlink()
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+def try_lock(outbox: Path, package_id: str) -> BuildLock | None:
+    """Take the build lock of `package_id` without waiting; None when another process holds it.
+
+    The lock file is created when missing. After locking, the file must still be the one at the path
+    (another process may have removed it meanwhile); otherwise it tries again.
+
+    Raises:
+        OSError: the outbox cannot be written.
+    """
+    path = lock_path(outbox, package_id)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return None
+            raise
+        try:
+            st, cur = os.fstat(fd), os.stat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        if (st.st_dev, st.st_ino) != (cur.st_dev, cur.st_ino):
+            os.close(fd)
+            continue
+        owner = f"host={socket.gethostname()} pid={os.getpid()} started={time.time():.3f}\n".encode()
+        lock = BuildLock(outbox, package_id, fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, owner, 0)
+        except OSError as exc:  # a full disk: no lock file left behind, and the error names it
+            lock.release()
+            mapped = storage_error(exc, outbox)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        return lock
+
+
+@contextmanager
+def build_lock(outbox: Path, package_id: str) -> Iterator[BuildLock]:
+    """Hold the build lock of `package_id` for the `with` block.
+
+    Raises:
+        PackageError: another process is building that package id.
+    """
+    outbox.mkdir(parents=True, exist_ok=True)
+    lock = try_lock(outbox, package_id)
+    if lock is None:
+        raise PackageError(f"{lock_path(outbox, package_id)}: package {package_id!r} is being built by another "
+                           "process")
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def sweep_staging(outbox: Path) -> list[str]:
+    """Remove the staging folders (and lock files) of builds that are no longer running.
+
+    A staging folder is removed only while this process holds its build lock, so a build running in
+    another process (which holds the lock from before its staging folder exists until after the
+    rename) is never touched. Returns the package ids whose leftovers were removed.
+
+    Raises:
+        OSError: the outbox cannot be listed or written.
+    """
+    if not outbox.is_dir():
+        return []
+    ids: set[str] = set()
+    with os.scandir(outbox) as entries:
+        for entry in entries:
+            if not entry.name.startswith(STAGING_PREFIX) or entry.is_symlink():
+                continue
+            rest = entry.name[len(STAGING_PREFIX):]
+            if entry.is_dir():
+                ids.add(rest)
+            elif rest.endswith(LOCK_SUFFIX):
+                ids.add(rest[: -len(LOCK_SUFFIX)])
+    removed: list[str] = []
+    for package_id in sorted(ids):
+        lock = try_lock(outbox, package_id)
+        if lock is None:
+            continue  # a live build
+        try:
+            staging = staging_path(outbox, package_id)
+            if staging.is_dir() and not staging.is_symlink():
+                shutil.rmtree(staging)
+            removed.append(package_id)
+        finally:
+            lock.release()
+    if removed:
+        fsync_dir(outbox)
+    return removed
 
 
 def build_package(
@@ -26,6 +176,8 @@ def build_package(
     fill: Callable[[Path], Manifest],
     sign: Callable[[bytes], bytes] | None = None,
     before_publish: Callable[[Path, Manifest], None] | None = None,
+    *,
+    lock: BuildLock | None = None,
 ) -> Path:
     """Create `outbox/<package_id>/`.
 
@@ -39,19 +191,26 @@ def build_package(
         before_publish: called with the final path and the manifest once everything is written and
             fsynced, just before the rename makes the package visible (a caller's record that must not
             miss a published package: a kill after the rename then finds it).
+        lock: the build lock of `package_id`, when the caller took it first (to cover its own
+            bookkeeping before and after the build); otherwise it is taken and released here.
 
     Returns:
         The published package folder.
 
     Raises:
-        PackageError: the package exists, or a listed file is missing or differs from the manifest.
+        PackageError: the package exists, another process is building it, or a listed file is missing
+            or differs from the manifest.
     """
+    if lock is None:
+        with build_lock(outbox, package_id) as own:
+            return build_package(outbox, package_id, fill, sign, before_publish, lock=own)
+    if not lock.held or lock.package_id != package_id or lock.outbox != outbox:
+        raise PackageError(f"{lock.path}: not the held build lock of {outbox / package_id}")
     final = outbox / package_id
     if final.exists():
         raise PackageError(f"{final}: a package with id {package_id!r} already exists")
-    outbox.mkdir(parents=True, exist_ok=True)
-    staging = outbox / f"{STAGING_PREFIX}{package_id}"
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = staging_path(outbox, package_id)
+    shutil.rmtree(staging, ignore_errors=True)  # a dead build of this id: we hold its lock
     staging.mkdir()
     try:
         manifest = fill(staging)

@@ -443,7 +443,11 @@ def generate_key(
     )
     text = secret_key_text(key, passphrase, opslimit=opslimit, memlimit=memlimit)
     atomic_write_bytes(paths.secret, text.encode("ascii"), mode=0o600)
-    atomic_write_bytes(paths.public, key.public_key.to_text().encode("utf-8"), mode=0o644)
+    try:
+        atomic_write_bytes(paths.public, key.public_key.to_text().encode("utf-8"), mode=0o644)
+    except BaseException:  # (a full disk) a secret key alone would block `keys new NAME` for ever
+        paths.secret.unlink(missing_ok=True)
+        raise
     return key
 
 

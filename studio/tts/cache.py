@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from studio.config import atomic_write_bytes
-from studio.errors import ConfigError, EngineError, InputError
+from studio.errors import ConfigError, EngineError, InputError, StorageError
 from studio.models import VoiceProfile, nfc
 from studio.tts.base import Rendered, SentenceTiming, check_cancel
 from studio.tts.registry import VoiceRegistry
@@ -96,6 +96,8 @@ class SpeechCache:
         """Clips served from the cache by this instance."""
         self.misses = 0
         """Clips this instance had to synthesize."""
+        self.unstored = 0
+        """Clips not kept because the disk is full or read-only (the render used them all the same)."""
 
     @staticmethod
     def key(engine_version: str, voice: VoiceProfile, spoken: str, sample_rate: int = OUTPUT_RATE_HZ) -> str:
@@ -134,16 +136,24 @@ class SpeechCache:
                                 voice_id=str(meta["voice_id"]), engine=engine,
                                 timings=tuple(SentenceTiming(t, s, e) for t, s, e in meta["timings"]))
         except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError):
-            path.unlink(missing_ok=True)  # torn or foreign: a miss, made again
+            try:
+                path.unlink(missing_ok=True)  # torn or foreign: a miss, made again
+            except OSError:
+                pass  # a read-only workspace: still a miss
             return None
         try:
             os.utime(path)  # LRU: mtime is the last use
-        except FileNotFoundError:
-            pass  # evicted by another process after we read it: the clip we hold is still good
+        except OSError:
+            pass  # evicted by another process after we read it, or a read-only workspace: the clip is good
         return rendered
 
     def put(self, key: str, rendered: Rendered) -> Path:
-        """Store a clip atomically; returns its path."""
+        """Store a clip atomically; returns its path.
+
+        Raises:
+            DiskFullError, ReadOnlyError: the cache folder's disk is full or read-only; nothing is left
+                behind (no temp file), and clips stored before are untouched.
+        """
         samples = np.ascontiguousarray(rendered.samples, dtype="<f4")
         meta = {
             "format": CACHE_FORMAT, "key": key, "engine": rendered.engine, "voice_id": rendered.voice_id,
@@ -169,7 +179,10 @@ class SpeechCache:
             if path.name.endswith(".clip") and not path.name.startswith("."):
                 out.append((st.st_mtime, st.st_size, path))
             elif path.name.endswith(".tmp") and now - st.st_mtime > _STALE_TEMP_S:
-                path.unlink(missing_ok=True)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass  # a read-only workspace: left for a later run
         return out
 
     def evict(self) -> int:
@@ -180,7 +193,10 @@ class SpeechCache:
         for _, size, path in entries:
             if total - freed <= self.max_bytes:
                 break
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # a read-only workspace: nothing can be freed now (it runs in a finally)
+                break
             freed += size
         return freed
 
@@ -363,7 +379,10 @@ def _render(registry: VoiceRegistry, voice: VoiceProfile, text: str, cache: Spee
                            timings=(SentenceTiming(unit.spoken, 0.0, ready.size / sample_rate),))
             if cache is not None:
                 cache.misses += 1
-                cache.put(key, clip)
+                try:
+                    cache.put(key, clip)
+                except StorageError:  # a full or read-only cache disk: the clip is good, only not kept
+                    cache.unstored += 1
         elif cache is not None:
             cache.hits += 1
         audio = clip.samples

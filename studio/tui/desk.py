@@ -8,6 +8,7 @@ written atomically. All writes happen in worker threads; `DraftSaver` keeps them
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Lock
@@ -74,29 +75,79 @@ def load_desk(workspace: Workspace) -> DeskState:
 
 
 class DraftSaver:
-    """Saves drafts from worker threads, newest wins: a save older than one already written is dropped."""
+    """Saves drafts from one worker thread at a time, newest wins.
+
+    Each change offers the whole draft; changes offered while a save is in flight (or waiting for the
+    store's write lock) are coalesced, per bulletin, into the next save, so at most one thread ever waits
+    on the lock. Was: one thread worker per keystroke, each holding one of the few threads Textual's
+    workers share (the event loop's default executor: 6 on 2 cores): while another process held the
+    write lock, every other worker of the app (loads, readings, estimates) waited behind them.
+    """
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._lock = Lock()
+        """desk.json writes."""
+        self._state = Lock()
+        """_pending, _desk and _running."""
         self._seq = 0
-        self._written = 0
+        self._pending: dict[int, tuple[int, Bulletin]] = {}
+        """Per bulletin id: the newest draft offered and not yet written, with its number."""
+        self._desk: DeskState | None = None
+        self._running = False
 
     def next_seq(self) -> int:
         """A number for the next save (call on the UI thread)."""
         self._seq += 1
         return self._seq
 
-    def save(self, seq: int, bulletin: Bulletin, bulletin_id: int, desk: DeskState) -> bool:
-        """Write the draft and desk.json (worker thread); False when a newer save already went out."""
-        with self._lock:
-            if seq <= self._written:
+    def offer(self, seq: int, bulletin: Bulletin, bulletin_id: int, desk: DeskState) -> bool:
+        """Queue the newest state of a draft (UI thread).
+
+        Returns:
+            True when the caller must start a worker thread running `drain`; False when the one running
+            will write it.
+        """
+        with self._state:
+            self._pending[bulletin_id] = (seq, bulletin)
+            self._desk = desk
+            if self._running:
                 return False
-            with Store(self.workspace.db_path) as store:
-                store.save_bulletin(bulletin, bulletin_id=bulletin_id, actor="tui")
-            atomic_write_text(desk_path(self.workspace), desk.to_json())
-            self._written = seq
+            self._running = True
             return True
+
+    def drain(self, on_saved: Callable[[int, int], None]) -> None:
+        """Write what was offered, newest per bulletin, until nothing is left (worker thread).
+
+        Args:
+            on_saved: called with (bulletin id, seq) after each draft reached the store.
+
+        Raises:
+            StoreError: a draft could not be written; it stays offered, so the next change (or save)
+                writes it with the rest.
+        """
+        while True:
+            with self._state:
+                pending, self._pending = self._pending, {}
+                desk, self._desk = self._desk, None
+                if not pending:
+                    self._running = False
+                    return
+            try:
+                with Store(self.workspace.db_path) as store:
+                    for bulletin_id, (seq, bulletin) in list(pending.items()):
+                        store.save_bulletin(bulletin, bulletin_id=bulletin_id, actor="tui")
+                        del pending[bulletin_id]
+                        on_saved(bulletin_id, seq)
+                if desk is not None:
+                    self.save_desk(desk)
+            except BaseException:
+                with self._state:
+                    for bulletin_id, job in pending.items():  # newer offers win over what failed
+                        self._pending.setdefault(bulletin_id, job)
+                    self._desk = self._desk or desk
+                    self._running = False
+                raise
 
     def save_desk(self, desk: DeskState) -> None:
         """Write desk.json alone (worker thread)."""

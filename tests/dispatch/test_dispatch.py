@@ -265,3 +265,40 @@ def test_cli_dispatch_all_to_http_and_spool(workspace: Workspace, receiver: tupl
     assert bad.exit_code == 1 and "HTTP 400" in bad.stderr
     usage = runner.invoke(main, ["dispatch"])
     assert usage.exit_code == 2
+
+
+def _spool_in_child(package: str, spool: str, keys: str, start: float, out: object) -> None:
+    """One dispatcher process: wait for the common start, spool, report the status or the error."""
+    try:
+        trusted = [PublicKey.load(p) for p in sorted(Path(keys).glob("*.pub"))]
+        while time.time() < start:
+            pass
+        out.put(spool_package(Path(package), Path(spool), trusted=trusted).status)  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+        out.put(f"error: {type(exc).__name__}: {exc}")
+
+
+def test_two_dispatchers_spooling_the_same_package_at_once_never_show_a_partial_one(
+    package: Path, workspace: Workspace, tmp_path: Path
+) -> None:
+    """Regression: both used `.incoming-<id>`; one's rmtree/copytree ran inside the other's copy, so a
+    dispatcher failed half-way or renamed a partial folder into the spool. Now each has its own
+    staging folder (owned by a flock) and the loser of the rename finds the same package in place."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    trusted = _keys(workspace)
+    for round_ in range(12):
+        spool = tmp_path / f"spool-{round_}"
+        out = ctx.Queue()
+        start = time.time() + 0.3
+        procs = [ctx.Process(target=_spool_in_child, args=(str(package), str(spool), str(workspace.keys_dir),
+                                                           start, out)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=60)
+        results = sorted(out.get(timeout=5) for _ in procs)
+        assert results == ["already-delivered", "already-delivered", "delivered"], (round_, results)
+        assert [p.name for p in spool.iterdir()] == [package.name], round_  # no staging folder left
+        verify_package(spool / package.name, trusted)

@@ -7,7 +7,7 @@ integrity check. After the final, uninterrupted run every input has a verified p
 Kills at random moments (seeded; the moment is wall-clock, so where it lands varies between runs) and
 at two exact points in the build (injected through a wrapper around build_package in the child):
 just before the rename into place, and just after it. Each input must end with exactly one package.
-Set STUDIO_FAULTS_LONG=1 for the long variant (25 random kills instead of 4), run in the bench.
+Set STUDIO_LONG=1 for the long variant (25 random kills instead of 4), run in the bench.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from studio.package.verify import verify_package
 
 ISSUER = "xa-thu"
 INPUTS = 5
-RANDOM_KILLS = 25 if os.environ.get("STUDIO_FAULTS_LONG") else 4
+RANDOM_KILLS = 25 if os.environ.get("STUDIO_LONG") else 4
 
 
 @pytest.fixture

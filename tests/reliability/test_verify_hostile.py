@@ -272,3 +272,99 @@ def test_empty_sub_folder_is_refused(pkg: tuple) -> None:
     folder, keys, _ws = pkg
     (folder / "extra" / "deeper").mkdir(parents=True)
     assert _reason(folder, keys) == "unlisted-file"
+
+
+# ------------------------------------------------------------------ unreadable file (EACCES)
+
+_AS_NOBODY = r'''
+import os, sys
+from datetime import datetime
+from pathlib import Path
+from studio.package.signing import PublicKey
+from studio.package.verify import VerificationError, verify_package
+keys = [PublicKey.load(Path(sys.argv[1]))]  # read as root, like a pinned key installed by the admin
+now = datetime.fromisoformat(sys.argv[2])
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)  # from here on the kernel checks permissions: root would read a mode-000 file
+assert os.getuid() == 65534 and os.geteuid() == 65534
+for folder in sys.argv[3:]:
+    try:
+        verify_package(Path(folder), keys, now=now)
+    except VerificationError as exc:
+        print(f"{exc.reason}\t{exc.message}")
+    else:
+        print("verified\t")
+'''
+UNREADABLE = ["loa.mp3", MANIFEST_NAME, SIGNATURE_NAME]
+
+
+@pytest.fixture
+def public_copies(origin: tuple[Workspace, Path]) -> Iterator[tuple[list[Path], Path]]:
+    """Copies of the package in a folder any user may enter (pytest's tmp_path is root-only): one intact,
+    then one per file of UNREADABLE with that file at mode 000."""
+    import tempfile
+
+    ws, folder = origin
+    top = Path(tempfile.mkdtemp(prefix="studio-eacces-"))
+    try:
+        top.chmod(0o755)
+        copies = []
+        for i, name in enumerate(["", *UNREADABLE]):
+            copy = top / f"pkg{i}"
+            shutil.copytree(folder, copy)
+            for path in [copy, *copy.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            if name:
+                (copy / name).chmod(0o000)
+            copies.append(copy)
+        yield copies, pubkey(ws, "routine")
+    finally:
+        shutil.rmtree(top)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to uid 65534 (as the suite runs in CI)")
+def test_unreadable_file_is_reason_unreadable(public_copies: tuple[list[Path], Path]) -> None:
+    """The verifier in a child that drops from root to uid 65534 (root reads a mode-000 file anyway):
+    a listed file, the manifest or its signature unreadable (EACCES) is reason `unreadable`, naming it."""
+    import subprocess
+    import sys
+
+    copies, public_key = public_copies
+    done = subprocess.run([sys.executable, "-c", _AS_NOBODY, str(public_key), LATER.isoformat(),
+                           *map(str, copies)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = [line.split("\t", 1) for line in done.stdout.splitlines()]
+    assert results[0] == ["verified", ""]  # uid 65534 can verify the intact copy: the setup is sound
+    for (reason, message), copy, name in zip(results[1:], copies[1:], UNREADABLE, strict=True):
+        assert reason == "unreadable", message
+        assert str(copy / name) in message and "Permission denied" in message
+
+
+# ------------------------------------------------------------------ a 50 MB file
+
+def test_verifier_reads_a_50_mb_file_in_bounded_memory(pkg: tuple) -> None:
+    """A signed package holding a 50 MB file (a long programme), verified in a child through
+    `verify_package`: streamed (1 MB reads), so the peak RSS stays within a few MB of the start; the
+    same file with its last byte changed is `hash`, cut short by one byte `size`."""
+    from tests.reliability.test_big_inputs import LIMIT_AS, MB, measure
+
+    folder, _keys, ws = pkg
+    big = os.urandom(50 * MB)
+    _with_extra_file(folder, ws, "chuong-trinh-dai.mp3", big)
+    (folder / "chuong-trinh-dai.mp3").write_bytes(big)
+    extra = (str(pubkey(ws, "routine")), LATER.isoformat())
+    report = measure("verify", folder, limit_bytes=LIMIT_AS, timeout=120, extra=extra)
+    print(f"verify, package with a 50 MB file: {report}")
+    assert report.get("verified") is True, report
+    assert float(report["wall_s"]) < 10, report
+    assert float(report["peak_rss_mb"]) - float(report["base_rss_mb"]) < 16, report  # streamed, not read whole
+    with (folder / "chuong-trinh-dai.mp3").open("r+b") as fh:
+        fh.seek(len(big) - 1)
+        fh.write(bytes([big[-1] ^ 0xFF]))
+    report = measure("verify", folder, limit_bytes=LIMIT_AS, timeout=120, extra=extra)
+    assert report.get("reason") == "hash", report
+    with (folder / "chuong-trinh-dai.mp3").open("r+b") as fh:
+        fh.truncate(len(big) - 1)
+    report = measure("verify", folder, limit_bytes=LIMIT_AS, timeout=120, extra=extra)
+    assert report.get("reason") == "size", report

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from studio.config import atomic_write_bytes, open_workspace, shipped_dir
-from studio.errors import ConfigError
+from studio.errors import ConfigError, DiskFullError
 
 
 def test_workspace_created_with_defaults(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_atomic_write_failure_keeps_old_file(tmp_path: Path, monkeypatch: pytest
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(DiskFullError, match="f.txt: đĩa đầy"):  # ENOSPC is said as a full disk
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]

@@ -309,18 +309,16 @@ class EditorScreen(DeskScreen):
         self.estimate()
 
     def save(self) -> None:
-        """Save the draft now, in a worker (newest save wins)."""
+        """Save the draft now, in a worker; changes made meanwhile go in its next write (newest wins)."""
         if self.bulletin is None or self.bulletin_id is None:
             return
         app = self.studio
-        seq = app.saver.next_seq()
-        bulletin, bid, desk = self.bulletin, self.bulletin_id, app.desk.copy()
+        if app.saver.offer(app.saver.next_seq(), self.bulletin, self.bulletin_id, app.desk.copy()):
 
-        def write() -> None:
-            if app.saver.save(seq, bulletin, bid, desk):
-                self.post_message(DraftSaved(bid, seq))
+            def write() -> None:
+                app.saver.drain(lambda bid, seq: self.post_message(DraftSaved(bid, seq)))
 
-        self.run_worker(write, thread=True, group="save", exit_on_error=False)
+            self.run_worker(write, thread=True, group="save", exit_on_error=False)
 
     @on(DraftSaved)
     def saved(self, message: DraftSaved) -> None:

@@ -99,9 +99,15 @@ class InboxScreen(DeskScreen):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self) -> None:
-        """Read the items off the UI thread."""
+        """Read the items off the UI thread; nothing reaches the screen when they are as shown already.
+
+        Rebuilding the table costs the UI thread about 0.5 ms per item (DataTable measures every cell):
+        with 2,000 items the screen froze for ~2 s on every 5-second poll even when nothing had changed.
+        """
         with Store(self.studio.workspace.db_path) as store:
             items = store.items()
+        if self._loaded_once and items == self.items:
+            return
         self.post_message(ItemsLoaded(items))
 
     @on(ItemsLoaded)
