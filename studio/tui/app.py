@@ -71,6 +71,8 @@ class StudioApp(App[int]):
         self.audio_output = audio_output if audio_output is not None else detect_audio_output()
         self.desk: DeskState = load_desk(workspace)
         self.saver = DraftSaver(workspace)
+        self._quit_anyway = False
+        """Set by a quit refused for unsaved drafts: the next q quits."""
         self.sub_title = workspace.settings.station_name
         self.renders: dict[int, object] = {}
         """Render results of this session by bulletin id (studio.tui.messages.RenderFinished)."""
@@ -125,6 +127,18 @@ class StudioApp(App[int]):
         yield SystemCommand("Trợ giúp", "Các phím và cách làm một bản tin (phím ?)", self.action_help)
         yield SystemCommand("Đổi giao diện màu", "Chọn bảng màu khác", self.action_change_theme)
         yield SystemCommand("Thoát", "Đóng chương trình (phím q)", self.action_quit)
+
+    async def action_quit(self) -> None:
+        """Quit, unless a draft change is not in the store yet (a save waiting for the lock, or failed and
+        being retried): then say so once; pressing q again quits and gives those changes up."""
+        unsaved = self.saver.unsaved
+        if unsaved and not self._quit_anyway:
+            self._quit_anyway = True
+            self.notify(f"{unsaved} bản nháp còn thay đổi chưa lưu vào kho (đang thử lưu lại). "
+                        "Chờ dòng trạng thái báo 'đã lưu' rồi thoát; nhấn q lần nữa để thoát và bỏ các thay đổi đó.",
+                        title="Chưa lưu xong", severity="warning", timeout=10)
+            return
+        await super().action_quit()
 
     def show_error(self, title: str, message: str) -> None:
         """Details the user must read: a dialog (retryable problems use notify instead)."""

@@ -95,6 +95,8 @@ class DraftSaver:
         """Per bulletin id: the newest draft offered and not yet written, with its number."""
         self._desk: DeskState | None = None
         self._running = False
+        self._inflight: dict[int, tuple[int, Bulletin]] = {}
+        """What the running drain took and has not written yet."""
 
     def next_seq(self) -> int:
         """A number for the next save (call on the UI thread)."""
@@ -130,6 +132,7 @@ class DraftSaver:
             with self._state:
                 pending, self._pending = self._pending, {}
                 desk, self._desk = self._desk, None
+                self._inflight = pending
                 if not pending:
                     self._running = False
                     return
@@ -146,8 +149,24 @@ class DraftSaver:
                     for bulletin_id, job in pending.items():  # newer offers win over what failed
                         self._pending.setdefault(bulletin_id, job)
                     self._desk = self._desk or desk
+                    self._inflight = {}
                     self._running = False
                 raise
+
+    def resume(self) -> bool:
+        """After a failed save: True when drafts are still waiting and no drain runs, so the caller must
+        start one (UI thread, from a retry timer)."""
+        with self._state:
+            if self._running or not self._pending:
+                return False
+            self._running = True
+            return True
+
+    @property
+    def unsaved(self) -> int:
+        """How many bulletins have changes not yet in the store (offered, or left by a failed save)."""
+        with self._state:
+            return len(self._pending.keys() | self._inflight.keys())
 
     def save_desk(self, desk: DeskState) -> None:
         """Write desk.json alone (worker thread)."""

@@ -1163,3 +1163,69 @@ def test_a_lock_held_past_the_busy_timeout_is_a_clear_error_not_sqlite_text(tmp_
         assert raised.value.title == "Kho dữ liệu đang bận"
         store.audit("test", "after", "x")  # the lock is free again: writes go on
         assert [a["action"] for a in store.audit_log(2)] == ["after", "before"]
+
+
+async def test_a_draft_save_that_timed_out_is_retried_on_its_own_and_quit_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (studio/tui/screens/editor.py, app.py): a save that failed because another process held
+    the write lock past the busy timeout was written again only on the user's next change, so the last
+    change before quitting was lost (q quit at once). Now the editor retries every SAVE_RETRY_S on its own,
+    and q with a change not yet in the store warns once instead of quitting. The busy timeout is made
+    short here (0.3 s) so the real timeout path runs in a test's time."""
+    from textual.widgets import DataTable, TextArea
+
+    import studio.store
+    from studio.ingest import ingest
+    from studio.tui.screens import editor as editor_module
+
+    monkeypatch.setattr(studio.store, "BUSY_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(editor_module, "SAVE_RETRY_S", 0.5)
+    ws = make_workspace(tmp_path / "home")
+    with Store(ws.db_path) as store:
+        list(ingest(store, REPO / "tests" / "tui" / "data" / "tin-ngan.json"))
+    app = recording_app(ws)
+    edit = " Lưu sau."
+    typed = ""
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("down", "space", "n")
+        await settle(pilot)
+        await settle(pilot)
+        editor = app.screen
+        bulletin_id = app.desk.bulletin_id
+        segments = editor.query_one("#segments", DataTable)
+        kinds = [str(segments.get_row_at(i)[0]) for i in range(segments.row_count)]
+        await pilot.press(*["down"] * (kinds.index("Tin 1") - segments.cursor_row), "enter")
+        holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(ws.db_path), str(HOLD_MAX_S)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            assert (await asyncio.to_thread(holder.stdout.readline)).strip() == b"held"  # type: ignore[union-attr]
+            for ch in edit:
+                await pilot.press("space" if ch == " " else ch)
+            deadline = time.monotonic() + 10
+            while not any("Kho dữ liệu đang bận" in t for t in app.shown):  # the save timed out
+                assert time.monotonic() < deadline, app.shown
+                await pilot.pause(0.1)
+            assert app.saver.unsaved == 1
+            await pilot.press("escape")  # close the error dialog (keys typed after it opened went to it)
+            await pilot.pause(0.2)
+            typed = editor.query_one("#segment-text", TextArea).text
+            assert typed.startswith(" L"), typed  # what the user sees, not yet in the store
+            await app.action_quit()  # q while the change is not in the store: a warning, not an exit
+            assert app.is_running and any("Chưa lưu xong" in t for t in app.shown), app.shown
+            _, err = await asyncio.to_thread(holder.communicate, b"go\n", 30)
+            assert holder.returncode == 0, err
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+            holder.wait()
+            for pipe in (holder.stdin, holder.stdout, holder.stderr):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
+        deadline = time.monotonic() + 10  # no key pressed from here on: the retry alone must write it
+        while typed not in await asyncio.to_thread(_draft_text, ws, bulletin_id):
+            assert time.monotonic() < deadline, "the failed save was never retried"
+            await pilot.pause(0.2)
+        await settle(pilot)
+        assert app.saver.unsaved == 0

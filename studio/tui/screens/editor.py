@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Static, TextArea
+from textual.worker import Worker, WorkerState
 
 from studio.models import Bulletin, Segment
 from studio.store import Store, StoredItem
@@ -49,6 +50,10 @@ def segment_label(segments: tuple[Segment, ...], index: int) -> tuple[str, str]:
     if index == speech[-1]:
         return "Kết", first
     return "Lời", first
+
+
+SAVE_RETRY_S = 5.0
+"""How soon a draft whose save failed is written again."""
 
 
 class EditorScreen(DeskScreen):
@@ -314,11 +319,29 @@ class EditorScreen(DeskScreen):
             return
         app = self.studio
         if app.saver.offer(app.saver.next_seq(), self.bulletin, self.bulletin_id, app.desk.copy()):
+            self._drain()
 
-            def write() -> None:
-                app.saver.drain(lambda bid, seq: self.post_message(DraftSaved(bid, seq)))
+    def _drain(self) -> None:
+        app = self.studio
 
-            self.run_worker(write, thread=True, group="save", exit_on_error=False)
+        def write() -> None:
+            app.saver.drain(lambda bid, seq: self.post_message(DraftSaved(bid, seq)))
+
+        self.run_worker(write, thread=True, group="save", exit_on_error=False)
+
+    @on(Worker.StateChanged)
+    def save_failed(self, event: Worker.StateChanged) -> None:
+        """A failed save (the store busy past its timeout, a full or read-only disk) is shown by the base
+        screen; the draft stays offered and is written again every SAVE_RETRY_S until it lands, without
+        waiting for the user's next change. Was: retried only on the next change, so a change made just
+        before quitting was lost."""
+        if event.worker.group == "save" and event.state == WorkerState.ERROR:
+            self.set_status("Bản nháp chưa lưu được · sẽ thử lại")
+            self.set_timer(SAVE_RETRY_S, self.retry_save)
+
+    def retry_save(self) -> None:
+        if self.studio.saver.resume():
+            self._drain()
 
     @on(DraftSaved)
     def saved(self, message: DraftSaved) -> None:
