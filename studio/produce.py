@@ -12,9 +12,6 @@ Must not import dispatch/tui; of the package stage only the caption writers.
 
 from __future__ import annotations
 
-import errno
-import fcntl
-import os
 import re
 import shutil
 import uuid
@@ -34,6 +31,7 @@ from studio.audio.loudness import LoudnessReport
 from studio.audio.profiles import prepare
 from studio.config import Workspace
 from studio.errors import AudioError, Cancelled, InputError, StudioError
+from studio.locks import own_lock_file, try_lock_file, unlock_file
 from studio.models import Bulletin, DestinationProfile
 from studio.tts.base import Rendered
 from studio.tts.cache import SpeechCache, synthesize_cached
@@ -251,37 +249,6 @@ _RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}")
 """A render run's id, and the name of its folder (anything else in the folder is never swept)."""
 
 
-def _try_run_lock(path: Path) -> int | None:
-    """An exclusive flock on `path` (created when missing), or None when another process holds it. The
-    file must still be the one at the path once locked (another process may have removed it)."""
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return None
-            raise
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(path))
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)
-
-
-def _release_run_lock(path: Path, fd: int) -> None:
-    try:
-        if os.path.samestat(os.fstat(fd), os.stat(path)):
-            path.unlink()
-    except FileNotFoundError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def sweep_render_runs(store: Store, folder: Path, bulletin_id: int) -> list[str]:
     """Remove the run folders under `folder` (renders/bulletin-<id>/) that no render row records and no
     live render owns: what renders killed (or failed) half-way left. A render holds `.<run id>.lock`
@@ -294,7 +261,7 @@ def sweep_render_runs(store: Store, folder: Path, bulletin_id: int) -> list[str]
     removed = []
     for name in sorted(n for n in names - {r.run_id for r in store.renders(bulletin_id)} if _RUN_ID.fullmatch(n)):
         lock = folder / f".{name}.lock"
-        fd = _try_run_lock(lock)
+        fd = try_lock_file(lock)
         if fd is None:
             continue  # a live render
         try:
@@ -305,7 +272,7 @@ def sweep_render_runs(store: Store, folder: Path, bulletin_id: int) -> list[str]
                 shutil.rmtree(run)
             removed.append(name)
         finally:
-            _release_run_lock(lock, fd)
+            unlock_file(lock, fd)
     return removed
 
 
@@ -373,8 +340,9 @@ def render_bulletin(workspace: Workspace, store: Store, bulletin_id: int, *, pro
     lock: tuple[Path, int] | None = None
     if output_dir is None:
         runs.mkdir(parents=True, exist_ok=True)
-        fd = _try_run_lock(runs / f".{run_id}.lock")  # held from before the folder exists until recorded
-        assert fd is not None, "a fresh run id is locked by nobody"
+        fd = own_lock_file(runs / f".{run_id}.lock")  # held from before the folder exists until recorded
+        if fd is None:
+            raise StudioError(f"{runs / run_id}: render run {run_id} is already being written by another process")
         lock = (runs / f".{run_id}.lock", fd)
     try:
         if lock is not None:
@@ -383,7 +351,7 @@ def render_bulletin(workspace: Workspace, store: Store, bulletin_id: int, *, pro
                            output_dir or runs / run_id, cancel, on_progress, actor, profiles)
     finally:
         if lock is not None:
-            _release_run_lock(*lock)
+            unlock_file(*lock)
 
 
 def _render_run(workspace: Workspace, store: Store, bulletin_id: int, bulletin: Bulletin,

@@ -623,20 +623,9 @@ class Store:
                    captions: Sequence[Path] = (), synthesized: int = 0, cached: int = 0,
                    actor: str = "studio") -> int:
         """Record one written rendition in the render history (and the audit log)."""
-        with self._write() as db:
-            cur = db.execute(
-                """INSERT INTO renders (bulletin_id, profile, path, duration_s, integrated_lufs,
-                   true_peak_dbtp, created_at, voice_id, run_id, captions, synthesized, cached)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (bulletin_id, profile, str(path), duration_s, integrated_lufs, true_peak_dbtp, _now(),
-                 voice_id, run_id, json.dumps([str(c) for c in captions], ensure_ascii=False), synthesized,
-                 cached))
-            render_id = int(cur.lastrowid or 0)
-            self._audit(db, actor, "render.rendition", f"bulletin:{bulletin_id}",
-                        {"render": render_id, "profile": profile, "path": str(path),
-                         "integrated_lufs": round(integrated_lufs, 2),
-                         "true_peak_dbtp": round(true_peak_dbtp, 2)})
-            return render_id
+        return self.add_renders(bulletin_id, [(profile, path, duration_s, integrated_lufs, true_peak_dbtp)],
+                                voice_id=voice_id, run_id=run_id, captions=captions, synthesized=synthesized,
+                                cached=cached, actor=actor)[0]
 
     def add_renders(self, bulletin_id: int, renditions: Sequence[tuple[str, Path, float, float, float]], *,
                     voice_id: str = "", run_id: str = "", captions: Sequence[Path] = (), synthesized: int = 0,
@@ -688,13 +677,17 @@ class Store:
             self._audit(db, actor, "package.build", f"package:{package_id}", {"sequence": sequence})
             return row_id
 
-    def packages(self, *, state: str | None = None, bulletin_id: int | None = None) -> list[StoredPackage]:
-        """Package rows, newest first (only those in `state` / of `bulletin_id` when given)."""
+    def packages(self, *, state: str | None = None, bulletin_id: int | None = None,
+                 package_id: str | None = None) -> list[StoredPackage]:
+        """Package rows, newest first (only those in `state` / of `bulletin_id` / with `package_id` when
+        given)."""
         sql, args = "SELECT * FROM packages WHERE 1=1", []
         if state is not None:
             sql, args = sql + " AND state = ?", [*args, state]
         if bulletin_id is not None:
             sql, args = sql + " AND bulletin_id = ?", [*args, bulletin_id]
+        if package_id is not None:
+            sql, args = sql + " AND package_id = ?", [*args, package_id]
         rows = self._db.execute(sql + " ORDER BY id DESC", args).fetchall()
         return [StoredPackage(id=r["id"], package_id=r["package_id"], issuer=r["issuer"], sequence=r["sequence"],
                               bulletin_id=r["bulletin_id"], priority=Priority(r["priority"]), path=r["path"],
@@ -744,10 +737,15 @@ class Store:
                         {"state": state, **({"note": note} if note else {}), **(detail or {})})
             return True
 
+    def find_package(self, package_id: str) -> StoredPackage | None:
+        """The row of `package_id`, or None (a package built elsewhere has none)."""
+        rows = self.packages(package_id=package_id)
+        return rows[0] if rows else None
+
     def get_package(self, package_id: str) -> StoredPackage:
-        for p in self.packages():
-            if p.package_id == package_id:
-                return p
+        row = self.find_package(package_id)
+        if row is not None:
+            return row
         raise StoreError(f"{self.path}: no package with id {package_id!r}")
 
     # -- deliveries ----------------------------------------------------------------------------------

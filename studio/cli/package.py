@@ -341,6 +341,6 @@ def bulletin_approve(
                                   on_progress=lambda f, what: status.update(f"{what} ({f:.0%})"))
     m = result.manifest
     if result.earlier:
-        err_console.print(f"Bản tin {bulletin_id} đã được duyệt với cùng nội dung: dùng lại gói số {m.sequence} "
-                          "(không ký gói thứ hai).", highlight=False)
+        err_console.print(f"Bản tin {bulletin_id} đã được duyệt với cùng nội dung, giọng đọc và từ điển: dùng lại "
+                          f"gói số {m.sequence} (không ký gói thứ hai).", highlight=False)
     click.echo(f"{result.path}\t{m.issuer}#{m.sequence}\t{m.priority}\tsha256:{result.manifest_sha256}")

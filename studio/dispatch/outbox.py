@@ -3,21 +3,20 @@
 Owns: finding packages in the outbox (hidden staging folders are never packages), checking a package
 with our own verifier against the workspace's own public keys before it leaves (a package changed
 after signing never goes out), and the spool copy: into a hidden `.incoming-<id>-<token>` inside the
-target, owned by the copying process through a flock, fsync, then one rename, so the watcher never sees
-a partial package, and two dispatchers spooling at once never touch each other's copy. A package already
-in the spool with the same manifest bytes is "already delivered"; with different bytes it is refused.
-Staging folders of killed dispatchers (their flock is free) are removed by the next spool of the package.
+target, owned by the copying process through its lock file (studio.locks), fsync, then one rename, so the
+watcher never sees a partial package, and two dispatchers spooling at once never touch each other's copy.
+A package already in the spool with the same manifest bytes is "already delivered"; with different bytes
+it is refused.
+Staging folders of killed dispatchers (their lock is free) are removed by the next spool of the package.
 Must not import audio/tts/tui.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,15 +24,14 @@ from pathlib import Path
 
 from studio.config import fsync_dir
 from studio.errors import PackageError
+from studio.locks import own_lock_file, try_lock_file, unlock_file
 from studio.package.manifest import MANIFEST_NAME
-from studio.package.signing import PublicKey
+from studio.package.signing import PublicKey, load_public_keys
 from studio.package.verify import Verified, verify_package
 from studio.store import Store
 
 INCOMING_PREFIX = ".incoming-"
-FRESH_PREFIX = ".incoming."
-"""A staging folder for a moment, before it is locked and renamed to `.incoming-<id>-<token>`."""
-FRESH_STALE_S = 600.0
+LOCK_SUFFIX = ".lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +50,7 @@ class Delivery:
 
 def workspace_keys(keys_dir: Path) -> list[PublicKey]:
     """The public keys in a workspace's keys folder (what its own packages are signed with)."""
-    return [PublicKey.load(p) for p in sorted(keys_dir.glob("*.pub"))]
+    return load_public_keys(keys_dir)
 
 
 def list_packages(outbox: Path) -> list[Path]:
@@ -103,18 +101,13 @@ def spool_package(
         delivery = _already_there(package, final, package_id, target, started)
     else:
         _sweep_dead_incoming(target_dir, package_id)
-        # Made under a name no sweep takes, locked, then renamed: a sweep never sees it unlocked.
-        fresh = Path(tempfile.mkdtemp(prefix=FRESH_PREFIX, dir=target_dir))
-        owner = os.open(fresh, os.O_RDONLY | os.O_DIRECTORY)
-        fcntl.flock(owner, fcntl.LOCK_EX)
         staging = target_dir / f"{INCOMING_PREFIX}{package_id}-{secrets.token_hex(6)}"
+        lock = staging.with_name(staging.name + LOCK_SUFFIX)
+        owner = own_lock_file(lock)  # held from before the staging folder exists until it is settled
+        if owner is None:
+            raise PackageError(f"{staging}: being written by another process")
         try:
-            os.rename(fresh, staging)
-        except BaseException:
-            os.close(owner)
-            shutil.rmtree(fresh, ignore_errors=True)
-            raise
-        try:
+            staging.mkdir()
             shutil.copytree(package, staging, symlinks=False, dirs_exist_ok=True)
             for path in staging.rglob("*"):
                 if path.is_file():
@@ -136,7 +129,7 @@ def spool_package(
             shutil.rmtree(staging, ignore_errors=True)
             raise
         finally:
-            os.close(owner)
+            unlock_file(lock, owner)
     if store is not None:
         store.record_delivery(
             package_id,
@@ -161,29 +154,21 @@ def _already_there(package: Path, final: Path, package_id: str, target: str, sta
 
 
 def _sweep_dead_incoming(target_dir: Path, package_id: str) -> None:
-    """Remove this package's staging folders left by killed dispatchers (no process holds their flock),
-    and fresh ones older than FRESH_STALE_S (a dispatcher killed in the instant before locking its own)."""
-    now = time.time()
-    fresh = []
-    for candidate in target_dir.glob(f"{FRESH_PREFIX}*"):
-        try:
-            if now - candidate.lstat().st_mtime > FRESH_STALE_S:
-                fresh.append(candidate)
-        except OSError:
-            continue
-    for stale in [*target_dir.glob(f"{INCOMING_PREFIX}{package_id}-*"), *fresh]:
-        try:
-            fd = os.open(stale, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        except OSError:
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+    """Remove this package's staging folders left by killed dispatchers: those whose lock no process holds
+    (a live dispatcher holds its lock from before its folder exists). Also the `.incoming-<id>` folder of
+    studio before 1.1, which had no lock."""
+    names = {p.name.removesuffix(LOCK_SUFFIX) for p in target_dir.glob(f"{INCOMING_PREFIX}{package_id}*")}
+    for name in sorted(names):
+        if name != f"{INCOMING_PREFIX}{package_id}" and not name.startswith(f"{INCOMING_PREFIX}{package_id}-"):
+            continue  # another package whose id starts with this one
+        lock = target_dir / (name + LOCK_SUFFIX)
+        fd = try_lock_file(lock)
+        if fd is None:
             continue  # a live dispatcher is copying into it
-        else:
-            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            shutil.rmtree(target_dir / name, ignore_errors=True)
         finally:
-            os.close(fd)
+            unlock_file(lock, fd)
 
 
 def mark_dispatched(store: Store, package_id: str, target: str) -> None:
@@ -192,6 +177,6 @@ def mark_dispatched(store: Store, package_id: str, target: str) -> None:
     Idempotent: a package already 'dispatched' is left as it is, so `dispatch --all` can call it for a
     package whose delivery was logged by a run killed before it updated the package's state.
     """
-    row = next((p for p in store.packages() if p.package_id == package_id), None)
+    row = store.find_package(package_id)
     if row is not None and row.state != "dispatched":
         store.set_package_state(package_id, "dispatched", actor="dispatch", detail={"target": target})

@@ -127,6 +127,10 @@ class JobRecord:
         }
 
 
+_SAME_WORK = "SELECT * FROM jobs WHERE content_key = ? AND state IN (?, ?, ?, ?) ORDER BY id DESC LIMIT 1"
+"""A job doing the same work: queued, running, cancelling or done."""
+
+
 class JobStore:
     """The jobs and conversions tables of one workspace database. Open one per process or thread.
 
@@ -178,10 +182,7 @@ class JobStore:
         """
         blob = json.dumps(params, ensure_ascii=False, sort_keys=True)
         with self._write() as db:
-            row = db.execute(
-                "SELECT * FROM jobs WHERE content_key = ? AND state IN (?, ?, ?, ?) ORDER BY id DESC LIMIT 1",
-                (content_key, *ACTIVE_STATES, DONE),
-            ).fetchone()
+            row = db.execute(_SAME_WORK, (content_key, *ACTIVE_STATES, DONE)).fetchone()
             if row is not None:
                 return self._record(row), False
             cur = db.execute(
@@ -193,6 +194,12 @@ class JobStore:
             _audit(db, actor, "job.submit", f"job:{job_id}", {"kind": kind, "spec": spec})
             row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
             return self._record(row), True
+
+    def same_work(self, content_key: str) -> JobRecord | None:
+        """The queued, running or done job with `content_key` (what `create` would return instead of a new
+        one), read without the write lock; None when there is none."""
+        row = self._db.execute(_SAME_WORK, (content_key, *ACTIVE_STATES, DONE)).fetchone()
+        return None if row is None else self._record(row)
 
     def get(self, job_id: int) -> JobRecord:
         """The job `job_id`.

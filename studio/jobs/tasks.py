@@ -328,19 +328,25 @@ def _tick_hot_folder(queue: JobQueue, spec: HotFolderSpec, now: datetime) -> lis
             key = convert_key(converter, path)
         except (OSError, StudioError):
             continue  # vanished or unreadable right now: the next tick sees it again
-        job, new = queue.submit(
-            "convert",
-            {
-                "input": str(path),
-                "options": options.to_params(),
-                "hot_folder": str(spec.folder),
-                "dispatch_to": spec.dispatch.to,
-                "priority": notice_priority(path),
-            },
-            content_key=key,
-            spec=spec.id,
-            actor=f"hot-folder:{spec.id}",
-        )
+        # A file stays in the folder while its job waits or runs: read it for its priority only when new
+        # (reading a long PDF on every tick for every waiting file blocked the consumer for seconds).
+        existing = queue.store.same_work(key)
+        if existing is not None:
+            job, new = existing, False
+        else:
+            job, new = queue.submit(
+                "convert",
+                {
+                    "input": str(path),
+                    "options": options.to_params(),
+                    "hot_folder": str(spec.folder),
+                    "dispatch_to": spec.dispatch.to,
+                    "priority": notice_priority(path),
+                },
+                content_key=key,
+                spec=spec.id,
+                actor=f"hot-folder:{spec.id}",
+            )
         if new:
             created.append(job.id)
         elif job.state == DONE:

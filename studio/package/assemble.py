@@ -11,8 +11,9 @@ Recovery after a kill (`recover_packages`, run by every publish_package and appr
 `studio package recover`): rows left in 'building' by a dead process (its build lock is free) become
 'approved' when their package was published and verifies, else 'failed' with a note (the sequence
 number stays taken: it is never handed out again); dead staging folders are removed. An approval is
-idempotent: approving a bulletin again with the same content and options finds the package an
-interrupted (or earlier) approval published and finishes that one instead of signing a second.
+idempotent: approving a bulletin again with the same content, options, voice parameters and workspace
+lexicon finds the package an interrupted (or earlier) approval published and finishes that one instead
+of signing a second (a caller killed before it saw the answer can always re-run it).
 Must not import tui.
 """
 
@@ -52,7 +53,7 @@ from studio.package.manifest import (
     format_time,
 )
 from studio.package.ninjs import build_ninjs, ninjs_bytes
-from studio.package.signing import EMERGENCY, PublicKey, SecretKey, SignatureError
+from studio.package.signing import EMERGENCY, PublicKey, SecretKey, load_public_keys
 from studio.package.verify import VerificationError, verify_package
 from studio.store import Store, StoredPackage
 from studio.tts.registry import VoiceRegistry
@@ -388,16 +389,6 @@ class Recovery:
     """What could not be settled (and why); tried again next time."""
 
 
-def _public_keys(keys_dir: Path) -> list[PublicKey]:
-    keys = []
-    for path in sorted(keys_dir.glob("*.pub")) if keys_dir.is_dir() else []:
-        try:
-            keys.append(PublicKey.load(path))
-        except SignatureError:
-            continue  # a bad key file is reported where keys are used; it cannot vouch for a package
-    return keys
-
-
 def _row_path(row: StoredPackage, workspace: Workspace) -> Path:
     path = Path(row.path)
     if path.is_absolute() or path.parent.is_dir():
@@ -435,7 +426,7 @@ def recover_packages(workspace: Workspace, store: Store, *, extra_keys: Sequence
     row is kept either way, so its sequence number is never reserved again. Then every outbox seen is
     swept of dead staging folders. Builds running in other processes are never touched.
     """
-    trusted = [*extra_keys, *_public_keys(workspace.keys_dir)]
+    trusted = [*extra_keys, *load_public_keys(workspace.keys_dir, skip_bad=True)]
     outboxes = {workspace.outbox}
     approved: list[str] = []
     failed: list[str] = []
@@ -479,15 +470,18 @@ def recover_packages(workspace: Workspace, store: Store, *, extra_keys: Sequence
     return Recovery(tuple(approved), tuple(failed), tuple(swept), tuple(busy), tuple(errors))
 
 
-def approval_key(bulletin: Bulletin, items: Sequence[SourceItem], *, voice_id: str, profiles: Sequence[str],
-                 areas: Sequence[str], valid_for: timedelta, key: SecretKey) -> str:
-    """What an approval is for: the bulletin's content, its items, the voice, profiles, areas, validity
-    and signing key. Two approvals with the same key make the same package (but for its time)."""
+def approval_key(bulletin: Bulletin, items: Sequence[SourceItem], *, voice: str, profiles: Sequence[str],
+                 areas: Sequence[str], valid_for: timedelta, key: SecretKey, lexicon: bytes = b"") -> str:
+    """What an approval is for: the bulletin's content, its items, the voice (`voice`: its whole profile,
+    every sound parameter), profiles, areas, validity, signing key and the workspace lexicon's bytes (its
+    readings). Two approvals with the same key make the same package (but for its time): a reading fixed
+    in the lexicon or a voice retuned makes a new one."""
     canonical = {
+        "lexicon": hashlib.sha256(lexicon).hexdigest(),
         "title": bulletin.title, "template": bulletin.template, "priority": bulletin.priority.value,
         "segments": [[sg.kind, sg.text, sg.duration_s, sg.item_id] for sg in bulletin.segments],
         "item_ids": list(bulletin.item_ids), "music_bed": bulletin.music_bed,
-        "items": [item.content_hash for item in items], "voice": voice_id, "profiles": list(profiles),
+        "items": [item.content_hash for item in items], "voice": voice, "profiles": list(profiles),
         "areas": list(areas), "valid_for_s": valid_for.total_seconds(), "key_id": key.key_id_hex,
     }
     return hashlib.sha256(json.dumps(canonical, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
@@ -555,8 +549,9 @@ def approve_bulletin(
     voice = registry.get(voice_id or workspace.settings.default_voice)
     items = tuple(store.get_item(i).item for i in stored.bulletin.item_ids)
     profiles = profiles or default_profiles()
-    key_hex = approval_key(stored.bulletin, items, voice_id=voice.id, profiles=profiles, areas=areas,
-                           valid_for=valid_for, key=key)
+    lexicon = workspace.lexicon_path.read_bytes() if workspace.lexicon_path.is_file() else b""
+    key_hex = approval_key(stored.bulletin, items, voice=repr(voice), profiles=profiles, areas=areas,
+                           valid_for=valid_for, key=key, lexicon=lexicon)
     recover_packages(workspace, store, extra_keys=(key.public_key,))
     done = published_approval(store, bulletin_id, key_hex, key)
     if done is not None:  # approved before (perhaps by a run killed after publishing): finish, never sign twice

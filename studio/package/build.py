@@ -15,8 +15,6 @@ running in another process (on NFS, flock is carried by byte-range locks, which 
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import shutil
 import socket
@@ -27,6 +25,7 @@ from pathlib import Path
 
 from studio.config import atomic_write_bytes, fsync_dir
 from studio.errors import PackageError, storage_error
+from studio.locks import OWNER_WAIT_S, own_lock_file, try_lock_file, unlock_file
 from studio.package.manifest import MANIFEST_NAME, SIGNATURE_NAME, FileEntry, Manifest
 
 STAGING_PREFIX = ".staging-"
@@ -61,56 +60,33 @@ class BuildLock:
         close it. Idempotent."""
         if self._fd is None:
             return
-        try:
-            st, cur = os.fstat(self._fd), os.stat(self.path)
-            if (st.st_dev, st.st_ino) == (cur.st_dev, cur.st_ino):
-                self.path.unlink()
-        except FileNotFoundError:
-            pass
-        finally:
-            os.close(self._fd)
-            self._fd = None
+        fd, self._fd = self._fd, None
+        unlock_file(self.path, fd)
 
 
-def try_lock(outbox: Path, package_id: str) -> BuildLock | None:
-    """Take the build lock of `package_id` without waiting; None when another process holds it.
-
-    The lock file is created when missing. After locking, the file must still be the one at the path
-    (another process may have removed it meanwhile); otherwise it tries again.
+def try_lock(outbox: Path, package_id: str, *, wait_s: float = 0.0) -> BuildLock | None:
+    """Take the build lock of `package_id`: None when another process holds it (for `wait_s`: the
+    owner of a new build waits for a sweeper checking its fresh lock file; a sweeper does not wait).
 
     Raises:
         OSError: the outbox cannot be written.
     """
     path = lock_path(outbox, package_id)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return None
+    fd = own_lock_file(path, wait_s) if wait_s > 0 else try_lock_file(path)
+    if fd is None:
+        return None
+    owner = f"host={socket.gethostname()} pid={os.getpid()} started={time.time():.3f}\n".encode()
+    lock = BuildLock(outbox, package_id, fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, owner, 0)
+    except OSError as exc:  # a full disk: no lock file left behind, and the error names it
+        lock.release()
+        mapped = storage_error(exc, outbox)
+        if mapped is None:
             raise
-        try:
-            st, cur = os.fstat(fd), os.stat(path)
-        except FileNotFoundError:
-            os.close(fd)
-            continue
-        if (st.st_dev, st.st_ino) != (cur.st_dev, cur.st_ino):
-            os.close(fd)
-            continue
-        owner = f"host={socket.gethostname()} pid={os.getpid()} started={time.time():.3f}\n".encode()
-        lock = BuildLock(outbox, package_id, fd)
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, owner, 0)
-        except OSError as exc:  # a full disk: no lock file left behind, and the error names it
-            lock.release()
-            mapped = storage_error(exc, outbox)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        return lock
+        raise mapped from exc
+    return lock
 
 
 @contextmanager
@@ -121,7 +97,7 @@ def build_lock(outbox: Path, package_id: str) -> Iterator[BuildLock]:
         PackageError: another process is building that package id.
     """
     outbox.mkdir(parents=True, exist_ok=True)
-    lock = try_lock(outbox, package_id)
+    lock = try_lock(outbox, package_id, wait_s=OWNER_WAIT_S)
     if lock is None:
         raise PackageError(f"{lock_path(outbox, package_id)}: package {package_id!r} is being built by another "
                            "process")

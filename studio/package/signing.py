@@ -286,6 +286,23 @@ class Signature:
 # -- secret key files ---------------------------------------------------------------------------------
 
 
+def load_public_keys(keys_dir: Path, *, skip_bad: bool = False) -> list[PublicKey]:
+    """The public keys (`*.pub`) in `keys_dir`, by file name; none when the folder is missing.
+
+    Args:
+        skip_bad: leave out a key file that cannot be read (where it cannot vouch for anything anyway,
+            as in the recovery after a kill); otherwise its SignatureError is raised.
+    """
+    keys = []
+    for path in sorted(keys_dir.glob("*.pub")) if keys_dir.is_dir() else []:
+        try:
+            keys.append(PublicKey.load(path))
+        except SignatureError:
+            if not skip_bad:
+                raise
+    return keys
+
+
 def _scrypt_params(opslimit: int, memlimit: int) -> tuple[int, int, int]:
     """libsodium's pickparams() for crypto_pwhash_scryptsalsa208sha256: (N, r, p)."""
     opslimit = max(opslimit, 32768)

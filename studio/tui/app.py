@@ -7,6 +7,7 @@ is `StudioApp.desk`, persisted by `DraftSaver` in worker threads.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import date
 from threading import Lock
@@ -33,6 +34,10 @@ from studio.tui.widgets.player import AudioOutput, detect_audio_output
 
 if TYPE_CHECKING:
     from studio.tts.registry import VoiceRegistry
+
+
+QUIT_AGAIN_S = 10.0
+"""A second q this soon after a quit refused for unsaved drafts quits anyway."""
 
 
 class StudioApp(App[int]):
@@ -71,8 +76,8 @@ class StudioApp(App[int]):
         self.audio_output = audio_output if audio_output is not None else detect_audio_output()
         self.desk: DeskState = load_desk(workspace)
         self.saver = DraftSaver(workspace)
-        self._quit_anyway = False
-        """Set by a quit refused for unsaved drafts: the next q quits."""
+        self._quit_warned_at: float | None = None
+        """When a quit was refused for unsaved drafts: a q within QUIT_AGAIN_S of it quits."""
         self.sub_title = workspace.settings.station_name
         self.renders: dict[int, object] = {}
         """Render results of this session by bulletin id (studio.tui.messages.RenderFinished)."""
@@ -132,10 +137,12 @@ class StudioApp(App[int]):
         """Quit, unless a draft change is not in the store yet (a save waiting for the lock, or failed and
         being retried): then say so once; pressing q again quits and gives those changes up."""
         unsaved = self.saver.unsaved
-        if unsaved and not self._quit_anyway:
-            self._quit_anyway = True
+        now = time.monotonic()
+        if unsaved and (self._quit_warned_at is None or now - self._quit_warned_at > QUIT_AGAIN_S):
+            self._quit_warned_at = now
             self.notify(f"{unsaved} bản nháp còn thay đổi chưa lưu vào kho (đang thử lưu lại). "
-                        "Chờ dòng trạng thái báo 'đã lưu' rồi thoát; nhấn q lần nữa để thoát và bỏ các thay đổi đó.",
+                        "Chờ dòng trạng thái báo 'đã lưu' rồi thoát; nhấn q lần nữa (trong 10 giây) "
+                        "để thoát và bỏ các thay đổi đó.",
                         title="Chưa lưu xong", severity="warning", timeout=10)
             return
         await super().action_quit()

@@ -157,16 +157,17 @@ class DraftSaver:
         """After a failed save: True when drafts are still waiting and no drain runs, so the caller must
         start one (UI thread, from a retry timer)."""
         with self._state:
-            if self._running or not self._pending:
+            if self._running or not (self._pending or self._desk is not None):
                 return False
             self._running = True
             return True
 
     @property
     def unsaved(self) -> int:
-        """How many bulletins have changes not yet in the store (offered, or left by a failed save)."""
+        """How many bulletins have changes not yet in the store (offered, or left by a failed save); at
+        least 1 while only desk.json is left to write."""
         with self._state:
-            return len(self._pending.keys() | self._inflight.keys())
+            return len(self._pending.keys() | self._inflight.keys()) or int(self._desk is not None)
 
     def save_desk(self, desk: DeskState) -> None:
         """Write desk.json alone (worker thread)."""

@@ -390,3 +390,38 @@ def test_an_urgent_notice_is_taken_before_the_ordinary_ones_already_waiting(
         assert queue.huey.dequeue().args[0] == json.loads(first.stdout.splitlines()[0])["id"]  # then in order
     finally:
         queue.close()
+
+
+def test_a_waiting_hot_folder_file_is_read_for_its_priority_once_not_on_every_tick(
+    jobs_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (studio/jobs/tasks.py, found in review): every tick read every file still waiting in the
+    hot folder (a whole PDF or .docx) for its priority before finding its job already queued, blocking the
+    consumer that also replaces dead workers. Now a file is read only when its job is new."""
+    from studio.jobs import tasks
+    from studio.jobs.specs import load_specs
+
+    home = jobs_workspace.home
+    (home / "jobs").mkdir()
+    folder, out = tmp_path / "tha-vao", tmp_path / "ra"
+    folder.mkdir()
+    (home / "jobs" / "thu.toml").write_text(
+        f'id = "thu"\nkind = "hot-folder"\n[watch]\nfolder = "{folder}"\nsettle_s = 0\n'
+        f'[convert]\nvoice = "fake"\nprofile = "nhanh"\naudio_only = true\n[dispatch]\nout = "{out}"\n',
+        encoding="utf-8",
+    )
+    for n in range(3):
+        write_txt(folder / f"thong-bao-{n}.txt", n)
+    reads: list[str] = []
+    real = tasks.notice_priority
+    monkeypatch.setattr(tasks, "notice_priority", lambda path: reads.append(path.name) or real(path))
+    queue = JobQueue(jobs_workspace, queue_config(jobs_workspace, redis_url=""))
+    try:
+        specs = load_specs(jobs_workspace)
+        first = tasks.tick(queue, specs=specs)
+        assert len(first) == 3 and len(reads) == 3
+        for _ in range(5):  # no worker runs: the three jobs stay queued, their files stay in the folder
+            assert tasks.tick(queue, specs=specs) == []
+        assert len(reads) == 3, reads
+    finally:
+        queue.close()

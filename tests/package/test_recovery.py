@@ -162,21 +162,25 @@ def _approve(bulletin_id: int) -> str:
     return result.stdout.split("\t")[0]
 
 
-def test_approving_the_same_bulletin_again_gives_the_same_package_and_a_changed_one_a_new(
+def test_approving_again_gives_the_same_package_and_a_changed_bulletin_or_lexicon_a_new_one(
         workspace: Workspace) -> None:
     # Was: every approval signed a new package, so re-running an approval killed after publishing gave
-    # the bulletin two packages (two broadcasts).
+    # the bulletin two packages (two broadcasts). A reading fixed in the workspace lexicon changes the
+    # audio, so it is a new approval (found in review: the lexicon was not part of the approval key).
     key(workspace, "lanh-dao")
     bulletin_id = _bulletin(workspace, "Tối nay lúc 19h30 họp dân tại nhà văn hoá.")
     first = _approve(bulletin_id)
     assert _approve(bulletin_id) == first
+    workspace.lexicon_path.write_text("[words]\n\"họp\" = \"họp\"\n", encoding="utf-8")
+    renewed = _approve(bulletin_id)
+    assert renewed != first
     with Store(workspace.db_path) as store:
         stored = store.get_bulletin(bulletin_id)
         changed = (Segment("speech", "Tối nay lúc 20h họp dân tại nhà văn hoá.", item_id=stored.bulletin.item_ids[0]),)
         store.save_bulletin(replace(stored.bulletin, segments=changed), bulletin_id=bulletin_id)
     second = _approve(bulletin_id)
-    assert second != first
+    assert second not in (first, renewed)
     with Store(workspace.db_path) as store:
-        assert sorted(p.sequence for p in store.packages()) == [1, 2]
-    for path in (first, second):
+        assert sorted(p.sequence for p in store.packages()) == [1, 2, 3]
+    for path in (first, renewed, second):
         verify_package(Path(path), [key(workspace, "lanh-dao").public_key])

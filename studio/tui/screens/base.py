@@ -21,6 +21,8 @@ class DeskScreen(Screen[None]):
     """A section of the desk. Subclasses set SECTION and implement `body()`."""
 
     SECTION = ""
+    RETRIED_GROUPS: tuple[str, ...] = ()
+    """Worker groups whose failures the screen reports itself (retried on their own): no error dialog."""
 
     @property
     def studio(self) -> StudioApp:
@@ -46,7 +48,7 @@ class DeskScreen(Screen[None]):
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
         """Worker errors end here: a notice the user can retry from, or the details in a dialog."""
-        if event.state != WorkerState.ERROR:
+        if event.state != WorkerState.ERROR or event.worker.group in self.RETRIED_GROUPS:
             return
         error = event.worker.error
         if isinstance(error, Cancelled):

@@ -15,6 +15,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Label, Static, TextArea
 from textual.worker import Worker, WorkerState
 
+from studio.errors import StudioError
 from studio.models import Bulletin, Segment
 from studio.store import Store, StoredItem
 from studio.tui.dialogs.choice import ChoiceDialog, MultiChoiceDialog
@@ -60,6 +61,7 @@ class EditorScreen(DeskScreen):
     """Edit the current draft."""
 
     SECTION = "bien-tap"
+    RETRIED_GROUPS = ("save",)
     AUTO_FOCUS = "#segments"
     BINDINGS = [
         Binding("enter", "edit", "Sửa lời"),
@@ -80,6 +82,8 @@ class EditorScreen(DeskScreen):
         self.items: dict[int, StoredItem] = {}
         self.voices: dict[str, Any] = {}
         self._explain_timer: Timer | None = None
+        self._save_failing = False
+        """A save failed and none has succeeded since (the failure was reported once)."""
 
     def body(self) -> ComposeResult:
         with Horizontal(id="editor-top"):
@@ -337,6 +341,12 @@ class EditorScreen(DeskScreen):
         before quitting was lost."""
         if event.worker.group == "save" and event.state == WorkerState.ERROR:
             self.set_status("Bản nháp chưa lưu được · sẽ thử lại")
+            if not self._save_failing:  # once per run of failures: a notice, not a dialog every retry
+                self._save_failing = True
+                error = event.worker.error
+                title = error.title if isinstance(error, StudioError) else "Chưa lưu được bản nháp"
+                self.notify(f"{error}; bản nháp sẽ được lưu lại tự động.", title=title, severity="error",
+                            timeout=10)
             self.set_timer(SAVE_RETRY_S, self.retry_save)
 
     def retry_save(self) -> None:
@@ -345,6 +355,7 @@ class EditorScreen(DeskScreen):
 
     @on(DraftSaved)
     def saved(self, message: DraftSaved) -> None:
+        self._save_failing = False
         self.set_status(f"Bản nháp số {message.bulletin_id} · đã lưu")
 
     # -- running order --------------------------------------------------------------------------------
