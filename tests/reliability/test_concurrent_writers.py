@@ -916,6 +916,16 @@ HOLD_MAX_S = 12.0
 UI thread would freeze the screen (and the test) that long."""
 
 
+def _end_holder(holder: subprocess.Popen[bytes]) -> None:
+    """Stop the lock holder if it still runs, and close its pipes."""
+    if holder.poll() is None:
+        holder.kill()
+    holder.wait()
+    for pipe in (holder.stdin, holder.stdout, holder.stderr):
+        if pipe is not None and not pipe.closed:
+            pipe.close()
+
+
 def _draft_text(ws: Workspace, bulletin_id: int) -> str:
     with Store(ws.db_path) as store:  # a reader is never blocked by the writer (WAL)
         return "\n".join(s.text for s in store.get_bulletin(bulletin_id).bulletin.segments)
@@ -980,12 +990,7 @@ async def test_ui_stays_responsive_while_another_process_holds_the_write_lock(tm
             await settle(pilot)
             await meter.stop()
         finally:
-            if holder.poll() is None:
-                holder.kill()
-            holder.wait()
-            for pipe in (holder.stdin, holder.stdout, holder.stderr):
-                if pipe is not None and not pipe.closed:
-                    pipe.close()
+            _end_holder(holder)
         saved_status = str(editor.query_one("#status", Label).content)
         shown = list(app.shown)
     print(f"\nwrite lock held {held_for:.2f} s by another process while typing: worst UI stall meanwhile "
@@ -1217,12 +1222,7 @@ async def test_a_draft_save_that_timed_out_is_retried_on_its_own_and_quit_waits_
             _, err = await asyncio.to_thread(holder.communicate, b"go\n", 30)
             assert holder.returncode == 0, err
         finally:
-            if holder.poll() is None:
-                holder.kill()
-            holder.wait()
-            for pipe in (holder.stdin, holder.stdout, holder.stderr):
-                if pipe is not None and not pipe.closed:
-                    pipe.close()
+            _end_holder(holder)
         deadline = time.monotonic() + 10  # no key pressed from here on: the retry alone must write it
         while typed not in await asyncio.to_thread(_draft_text, ws, bulletin_id):
             assert time.monotonic() < deadline, "the failed save was never retried"
