@@ -39,6 +39,7 @@ import pytest
 
 from studio.config import Workspace, open_workspace
 from studio.store import Store, write_transaction
+from tests.jobs.conftest import FAST_PROFILE
 
 REPO = Path(__file__).resolve().parents[2]
 LONG = bool(os.environ.get("STUDIO_LONG"))
@@ -51,15 +52,6 @@ FEED_ITEMS = 10
 """Items in each file the feeder ingests between two submissions."""
 ISSUER = "huyen-thu"
 FAKE_VOICE = 'id = "fake"\nname = "Giọng thử"\nengine = "fake"\nregion = "bac"\n'
-FAST_PROFILE = """[nhanh]
-name = "Thử nhanh"
-container = "wav"
-sample_rate = 16000
-channels = 1
-bit_depth = 16
-target_lufs = -16.0
-true_peak_dbtp = -1.5
-"""
 WORDS = ("locked", "busy")
 """No text the user or an operator sees may contain these (SQLite's SQLITE_BUSY / SQLITE_LOCKED)."""
 

@@ -33,15 +33,21 @@ INPUTS = 5
 RANDOM_KILLS = 25 if os.environ.get("STUDIO_LONG") else 4
 
 
-@pytest.fixture
-def ws(tmp_path: Path) -> Workspace:
-    home = tmp_path / "home"
+def fake_workspace(home: Path) -> Workspace:
+    """A workspace speaking with the fake voice, issuing as ISSUER with its own key (the fault suites')."""
     workspace = open_workspace(home)
     (workspace.voices_dir / "fake.toml").write_text('id = "fake"\nname = "Giọng thử"\nengine = "fake"\n',
                                                     encoding="utf-8")
     (home / "settings.toml").write_text(f'station_name = "Đài xã"\ndefault_voice = "fake"\nissuer = "{ISSUER}"\n',
                                         encoding="utf-8")
     generate_key(workspace.keys_dir, ISSUER)
+    return open_workspace(home)
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    home = tmp_path / "home"
+    fake_workspace(home)
     (tmp_path / "in").mkdir()
     _add_notices(open_workspace(home), range(1, INPUTS + 1))
     return open_workspace(home)

@@ -49,18 +49,18 @@ from pathlib import Path
 import pytest
 
 from studio.audio import io as audio_io
-from studio.config import Workspace, open_workspace
+from studio.config import Workspace
 from studio.models import Bulletin, Segment, SourceItem
 from studio.package.build import STAGING_PREFIX
 from studio.package.manifest import MANIFEST_NAME, Manifest
-from studio.package.signing import PublicKey, generate_key, key_paths
+from studio.package.signing import PublicKey, key_paths
 from studio.package.verify import VerificationError, verify_package
 from studio.store import Store
 from tests.package.helpers import make_package
+from tests.reliability.test_faults import ISSUER, fake_workspace
 
 LONG = bool(os.environ.get("STUDIO_LONG") or os.environ.get("STUDIO_FAULTS_LONG"))
 RANDOM_KILLS = 24 if LONG else 6
-ISSUER = "xa-thu"
 PROFILES = ("loa", "phat-song")
 
 _FAULTS = textwrap.dedent('''
@@ -248,14 +248,7 @@ def _use_server(server: ForkServer) -> Iterator[None]:
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
-    home = tmp_path / "home"
-    workspace = open_workspace(home)
-    (workspace.voices_dir / "fake.toml").write_text('id = "fake"\nname = "Giọng thử"\nengine = "fake"\n',
-                                                    encoding="utf-8")
-    (home / "settings.toml").write_text(f'station_name = "Đài xã"\ndefault_voice = "fake"\nissuer = "{ISSUER}"\n',
-                                        encoding="utf-8")
-    generate_key(workspace.keys_dir, ISSUER)
-    return open_workspace(home)
+    return fake_workspace(tmp_path / "home")
 
 
 def _key(ws: Workspace) -> PublicKey:

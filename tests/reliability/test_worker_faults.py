@@ -46,7 +46,14 @@ from studio.package.manifest import MANIFEST_NAME, Manifest
 from studio.package.signing import PublicKey, generate_key, key_paths
 from studio.package.verify import verify_package
 from tests.jobs.conftest import FAKE_VOICE
-from tests.reliability.test_queue_load import count_states, group_pids, record, wait_started, write_notices
+from tests.reliability.test_queue_load import (
+    count_states,
+    group_pids,
+    record,
+    stop_gracefully,
+    wait_started,
+    write_notices,
+)
 
 LONG = os.environ.get("STUDIO_LONG") == "1"
 RANDOM_KILLS = 24 if LONG else 4
@@ -162,13 +169,7 @@ def start(home: Path, log: Path, *, workers: int = 2, plan: dict | None = None) 
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stop_gracefully(proc)
     assert_group_gone(proc.pid)
 
 
